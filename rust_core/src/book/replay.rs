@@ -1,0 +1,104 @@
+//! Replaying a whole recording through a book in one call, with the GIL released by the caller:
+//! the `tradecore book` command and the batch benchmark use it.
+
+use super::{OrderBook, Status};
+use crate::error::Error;
+use crate::recording::lines;
+
+/// `recv_ts_ns` of a line that carries no receive timestamp.
+pub const NO_TS: i64 = i64::MIN;
+
+/// One row per message replayed: what happened and the top of the book afterwards
+/// (NaN while the book is out of sync or a side is empty).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BookRows {
+    pub line: Vec<u64>,
+    pub recv_ts_ns: Vec<i64>,
+    pub status: Vec<u8>,
+    /// The message's update id (`u`, or the snapshot's `lastUpdateId`); 0 for ignored messages.
+    pub update_id: Vec<u64>,
+    pub levels: Vec<u32>,
+    pub bid_px: Vec<f64>,
+    pub bid_qty: Vec<f64>,
+    pub ask_px: Vec<f64>,
+    pub ask_qty: Vec<f64>,
+}
+
+impl BookRows {
+    pub fn len(&self) -> usize {
+        self.line.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.line.is_empty()
+    }
+}
+
+/// A line that could not be applied, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    pub line: u64,
+    pub error: Error,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Also write rows for messages that are not depth updates.
+    pub keep_ignored: bool,
+    /// Stop at the first bad line instead of counting it and going on.
+    pub stop_on_error: bool,
+}
+
+/// How many bad lines keep their details; the rest are only counted.
+const MAX_ERROR_DETAILS: usize = 1_000;
+
+impl OrderBook {
+    /// Applies every line of `data` (complete lines; `first_line` numbers the first one).
+    /// Bad lines leave the book untouched; they are counted in the returned total and the first
+    /// ones are kept in `errors` — or, with `stop_on_error`, the first one is returned as `Err`
+    /// after the lines before it were applied.
+    pub fn replay(
+        &mut self,
+        data: &[u8],
+        first_line: u64,
+        options: ReplayOptions,
+        rows: &mut BookRows,
+        errors: &mut Vec<LineError>,
+    ) -> Result<u64, LineError> {
+        let mut bad = 0;
+        for (number, line) in lines(data, first_line) {
+            let outcome = line.and_then(|line| self.apply_message(line.message).map(|applied| (line, applied)));
+            let (line, applied) = match outcome {
+                Ok(ok) => ok,
+                Err(error) => {
+                    let error = LineError { line: number, error };
+                    if options.stop_on_error {
+                        return Err(error);
+                    }
+                    bad += 1;
+                    if errors.len() < MAX_ERROR_DETAILS {
+                        errors.push(error);
+                    }
+                    continue;
+                }
+            };
+            if applied.status == Status::Ignored && !options.keep_ignored {
+                continue;
+            }
+            let top = |side: super::Side| {
+                self.side(side).ok().and_then(|l| l.best()).map_or((f64::NAN, f64::NAN), |(p, q)| (p.to_f64(), q.to_f64()))
+            };
+            let (bid, ask) = (top(super::Side::Bid), top(super::Side::Ask));
+            rows.line.push(number);
+            rows.recv_ts_ns.push(line.recv_ts_ns.unwrap_or(NO_TS));
+            rows.status.push(applied.status as u8);
+            rows.update_id.push(applied.update_id.unwrap_or(0));
+            rows.levels.push(u32::try_from(applied.levels).unwrap_or(u32::MAX));
+            rows.bid_px.push(bid.0);
+            rows.bid_qty.push(bid.1);
+            rows.ask_px.push(ask.0);
+            rows.ask_qty.push(ask.1);
+        }
+        Ok(bad)
+    }
+}

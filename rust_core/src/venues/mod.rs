@@ -1,0 +1,232 @@
+//! Byte-level parsers for the venues' wire messages.
+//!
+//! Each parser walks a raw message once (see `json::Cursor`), validates it completely, checks it
+//! belongs to the expected venue and symbol, and yields typed values: a depth header plus its
+//! levels (written into caller-owned scratch vectors, so steady state allocates nothing), or trades.
+
+mod binance;
+mod bybit;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::decimal::Fixed;
+use crate::error::{Error, Result};
+use crate::json::Cursor;
+
+/// A market whose wire format and sequencing rules tradecore knows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Venue {
+    BinanceSpot,
+    BinanceUsdm,
+    BinanceCoinm,
+    Bybit,
+}
+
+impl Venue {
+    pub const ALL: [Venue; 4] = [Venue::BinanceSpot, Venue::BinanceUsdm, Venue::BinanceCoinm, Venue::Bybit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BinanceSpot => "binance-spot",
+            Self::BinanceUsdm => "binance-usdm",
+            Self::BinanceCoinm => "binance-coinm",
+            Self::Bybit => "bybit",
+        }
+    }
+
+    /// Binance's futures markets chain diffs by `pu`; spot chains them by `U == prev u + 1`.
+    pub fn is_binance_futures(self) -> bool {
+        matches!(self, Self::BinanceUsdm | Self::BinanceCoinm)
+    }
+}
+
+impl fmt::Display for Venue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Venue {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
+            let known: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
+            Error::argument("venue", format!("unknown venue '{name}'; expected one of {}", known.join(", ")))
+        })
+    }
+}
+
+/// One price level as sent: a quantity of zero removes the level.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Level {
+    pub price: Fixed,
+    pub qty: Fixed,
+}
+
+/// Scratch space the parser fills with a message's levels, reused across messages.
+#[derive(Debug, Default, Clone)]
+pub struct Levels {
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+}
+
+impl Levels {
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.bids.len() + self.asks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DepthKind {
+    /// A full book: REST snapshot (Binance, Bybit) or a stream snapshot (Bybit).
+    Snapshot,
+    /// An incremental update.
+    Diff,
+}
+
+/// The sequencing fields of a depth message. For snapshots `first_id == last_id` is the
+/// snapshot's update id; Bybit sends one id per message (`first_id == last_id == u`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DepthHeader {
+    pub kind: DepthKind,
+    pub first_id: u64,
+    pub last_id: u64,
+    /// Binance futures' `pu`: the `u` of the previous diff.
+    pub prev_id: Option<u64>,
+    /// Exchange event time in milliseconds, when the message carries one.
+    pub event_time_ms: Option<i64>,
+}
+
+/// What a message turned out to be.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Depth {
+    Book(DepthHeader),
+    /// A valid message of this venue that is not a depth update (trades, tickers, acks, ...).
+    Other,
+}
+
+/// Parses a depth message (diff or snapshot) of `venue` for `symbol` (upper case), writing its
+/// levels into `levels`. On error `levels` may hold partial data; the caller discards it.
+pub fn parse_depth(venue: Venue, symbol: &str, raw: &[u8], levels: &mut Levels) -> Result<Depth> {
+    levels.clear();
+    match venue {
+        Venue::Bybit => bybit::parse_depth(symbol, raw, levels),
+        _ => binance::parse_depth(venue, symbol, raw, levels),
+    }
+}
+
+/// The symbol of a depth message, if it names one (used to infer a book's symbol).
+pub fn depth_symbol(venue: Venue, raw: &[u8]) -> Result<Option<String>> {
+    match venue {
+        Venue::Bybit => bybit::depth_symbol(raw),
+        _ => binance::depth_symbol(raw),
+    }
+}
+
+/// One executed trade.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Trade {
+    /// Trade time, milliseconds since the Unix epoch (UTC).
+    pub ts_ms: i64,
+    pub price: f64,
+    pub qty: f64,
+    /// True when the aggressor (taker) bought.
+    pub taker_buy: bool,
+}
+
+/// Parses the trades in one raw message: Binance `trade` / `aggTrade` events (bare or in the
+/// combined-stream wrapper) or a Bybit v5 `publicTrade` message. Other messages yield nothing.
+/// `on_trade` receives the symbol and the trade. Returns the number of trades found.
+///
+/// Binance futures trades that are not market trades (`"X"` other than `"MARKET"`, e.g.
+/// insurance-fund or ADL fills) are skipped: they are not part of the public tape that
+/// exchange klines are built from.
+pub fn parse_trades(raw: &[u8], mut on_trade: impl FnMut(&[u8], Trade)) -> Result<usize> {
+    let mut c = Cursor::new(raw);
+    if c.peek() != Some(b'{') {
+        c.skip_value()?;
+        c.finish()?;
+        return Ok(0);
+    }
+    let kind = sniff(raw)?;
+    let count = match kind {
+        Family::Bybit => bybit::parse_trades(raw, &mut on_trade)?,
+        Family::Binance => binance::parse_trades(raw, &mut on_trade)?,
+    };
+    Ok(count)
+}
+
+/// Which exchange family a message's top-level keys belong to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Family {
+    Binance,
+    Bybit,
+}
+
+/// Bybit v5 messages carry `topic` (streams), `retCode` (REST) or `op` (control acks) at the
+/// top level; Binance messages never do.
+fn sniff(raw: &[u8]) -> Result<Family> {
+    let mut c = Cursor::new(raw);
+    let mut family = Family::Binance;
+    c.object(|c, key| {
+        if matches!(key, b"topic" | b"retCode" | b"op") {
+            family = Family::Bybit;
+        }
+        c.skip_value()
+    })?;
+    c.finish()?;
+    Ok(family)
+}
+
+/// Reads a `[[price, qty], ...]` array into `out`. `side` names the field in errors.
+#[inline]
+pub(crate) fn read_levels(c: &mut Cursor<'_>, side: &'static str, out: &mut Vec<Level>) -> Result<()> {
+    out.clear();
+    c.array(|c, i| {
+        let start = c.pos();
+        let mut price = Fixed::ZERO;
+        let mut qty = Fixed::ZERO;
+        let mut count = 0;
+        c.array(|c, j| {
+            match j {
+                0 => price = c.decimal(|| format!("{side}[{i}] price"))?,
+                1 => qty = c.decimal(|| format!("{side}[{i}] quantity"))?,
+                _ => c.skip_value()?,
+            }
+            count += 1;
+            Ok(())
+        })?;
+        if count < 2 {
+            return Err(Error::invalid(format!("{side}[{i}]"), start, "a level needs a price and a quantity"));
+        }
+        if price.is_zero() {
+            return Err(Error::invalid(format!("{side}[{i}] price"), start, "price must be positive"));
+        }
+        out.push(Level { price, qty });
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn venue_names_round_trip() {
+        for v in Venue::ALL {
+            assert_eq!(v.name().parse::<Venue>(), Ok(v));
+        }
+        assert!(matches!("kraken".parse::<Venue>(), Err(Error::InvalidArgument { .. })));
+    }
+}
