@@ -30,6 +30,18 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    /// The whole buffer and the position, for specialised fast paths that parse bytes directly
+    /// and then `skip_to` the end of what they consumed.
+    #[inline]
+    pub(crate) fn raw(&self) -> (&'a [u8], usize) {
+        (self.buf, self.pos)
+    }
+
+    #[inline]
+    pub(crate) fn skip_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
+    }
+
     #[inline]
     fn fail<T>(&self, expected: &'static str) -> Result<T> {
         Err(Error::MalformedJson { offset: self.pos, expected })

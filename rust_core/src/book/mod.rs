@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 pub use ladder::{Ladder, Side};
-pub use replay::{BookRows, LineError, NO_TS, ReplayOptions};
+pub use replay::{BookRows, NO_TS, ReplayOptions, ReplaySummary};
 pub use sequence::{Verdict, judge};
 
 use crate::decimal::Fixed;

@@ -1,9 +1,9 @@
 //! Replaying a whole recording through a book in one call, with the GIL released by the caller:
 //! the `tradecore book` command and the batch benchmark use it.
 
-use super::{OrderBook, Status};
+use super::{OrderBook, Side, Status};
 use crate::error::Error;
-use crate::recording::lines;
+use crate::recording::{ErrorLog, LineError, lines};
 
 /// `recv_ts_ns` of a line that carries no receive timestamp.
 pub const NO_TS: i64 = i64::MIN;
@@ -34,61 +34,61 @@ impl BookRows {
     }
 }
 
-/// A line that could not be applied, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LineError {
-    pub line: u64,
-    pub error: Error,
-}
-
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayOptions {
     /// Also write rows for messages that are not depth updates.
     pub keep_ignored: bool,
     /// Stop at the first bad line instead of counting it and going on.
     pub stop_on_error: bool,
+    /// Count depth messages of other symbols (multi-symbol recordings) instead of logging
+    /// them as errors.
+    pub skip_other_symbols: bool,
 }
 
-/// How many bad lines keep their details; the rest are only counted.
-const MAX_ERROR_DETAILS: usize = 1_000;
+/// What a replay saw besides its rows and errors.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Depth messages of other symbols, skipped under `skip_other_symbols`.
+    pub other_symbols: u64,
+}
 
 impl OrderBook {
     /// Applies every line of `data` (complete lines; `first_line` numbers the first one).
-    /// Bad lines leave the book untouched; they are counted in the returned total and the first
-    /// ones are kept in `errors` — or, with `stop_on_error`, the first one is returned as `Err`
-    /// after the lines before it were applied.
+    /// Bad lines leave the book untouched and are logged in `errors` — or, with
+    /// `stop_on_error`, the first one is returned after the lines before it were applied.
     pub fn replay(
         &mut self,
         data: &[u8],
         first_line: u64,
         options: ReplayOptions,
         rows: &mut BookRows,
-        errors: &mut Vec<LineError>,
-    ) -> Result<u64, LineError> {
-        let mut bad = 0;
+        errors: &mut ErrorLog,
+    ) -> Result<ReplaySummary, LineError> {
+        let mut summary = ReplaySummary::default();
         for (number, line) in lines(data, first_line) {
             let outcome = line.and_then(|line| self.apply_message(line.message).map(|applied| (line, applied)));
             let (line, applied) = match outcome {
                 Ok(ok) => ok,
+                Err(Error::WrongSymbol { .. }) if options.skip_other_symbols => {
+                    summary.other_symbols += 1;
+                    continue;
+                }
                 Err(error) => {
                     let error = LineError { line: number, error };
                     if options.stop_on_error {
                         return Err(error);
                     }
-                    bad += 1;
-                    if errors.len() < MAX_ERROR_DETAILS {
-                        errors.push(error);
-                    }
+                    errors.record(error);
                     continue;
                 }
             };
             if applied.status == Status::Ignored && !options.keep_ignored {
                 continue;
             }
-            let top = |side: super::Side| {
+            let top = |side: Side| {
                 self.side(side).ok().and_then(|l| l.best()).map_or((f64::NAN, f64::NAN), |(p, q)| (p.to_f64(), q.to_f64()))
             };
-            let (bid, ask) = (top(super::Side::Bid), top(super::Side::Ask));
+            let (bid, ask) = (top(Side::Bid), top(Side::Ask));
             rows.line.push(number);
             rows.recv_ts_ns.push(line.recv_ts_ns.unwrap_or(NO_TS));
             rows.status.push(applied.status as u8);
@@ -99,6 +99,6 @@ impl OrderBook {
             rows.ask_px.push(ask.0);
             rows.ask_qty.push(ask.1);
         }
-        Ok(bad)
+        Ok(summary)
     }
 }

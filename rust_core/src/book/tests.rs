@@ -215,16 +215,22 @@ fn replay_rows_and_errors() {
         snapshot(100, &[(10, 1)], &[(11, 3)]),
         usdm_diff(106, 110, 105, &[(9, 1)], &[(11, 0)]),
     );
-    let (mut rows, mut errors) = (BookRows::default(), vec![]);
-    let bad = b.replay(data.as_bytes(), 1, ReplayOptions::default(), &mut rows, &mut errors).unwrap();
-    assert_eq!(bad, 1);
-    assert_eq!(errors[0].line, 4);
+    let (mut rows, mut errors) = (BookRows::default(), crate::recording::ErrorLog::default());
+    b.replay(data.as_bytes(), 1, ReplayOptions::default(), &mut rows, &mut errors).unwrap();
+    assert_eq!(errors.count, 1);
+    assert_eq!(errors.first[0].line, 4);
     assert_eq!(rows.status, vec![Status::Buffered as u8, Status::Snapshot as u8, Status::Applied as u8]);
     assert_eq!(rows.recv_ts_ns, vec![1, 3, NO_TS]);
     assert_eq!(rows.update_id, vec![105, 100, 110]);
     assert!(rows.bid_px[0].is_nan());
     assert_eq!((rows.bid_px[1], rows.bid_qty[1]), (10.0, 4.0));
     assert!(rows.ask_px[2].is_nan(), "the only ask was removed");
+    let other = data.replace("BTCUSDT", "ETHUSDT");
+    let skip = ReplayOptions { skip_other_symbols: true, ..ReplayOptions::default() };
+    let mut errors = crate::recording::ErrorLog::default();
+    let summary = book(Venue::BinanceUsdm).replay(other.as_bytes(), 1, skip, &mut rows, &mut errors).unwrap();
+    assert_eq!((summary.other_symbols, errors.count), (2, 1), "the snapshot names no symbol");
+    assert_eq!(crate::recording::first_depth_symbol(Venue::BinanceUsdm, other.as_bytes()).as_deref(), Some("ETHUSDT"));
     let strict = ReplayOptions { stop_on_error: true, ..ReplayOptions::default() };
     let err = book(Venue::BinanceUsdm).replay(data.as_bytes(), 1, strict, &mut rows, &mut errors).unwrap_err();
     assert_eq!(err.line, 4);

@@ -1,0 +1,236 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+const MIN: i64 = 60_000;
+
+fn tfs(names: &[&str]) -> Vec<Timeframe> {
+    names.iter().map(|n| n.parse().unwrap()).collect()
+}
+
+fn trade(ts_ms: i64, price: f64, qty: f64, taker_buy: bool) -> Trade {
+    Trade { ts_ms, price, qty, taker_buy }
+}
+
+fn run(frames: &[Timeframe], trades: &[Trade], chunks: &[usize], options: Options) -> Vec<BarColumns> {
+    let mut agg = Aggregator::new(frames, options).unwrap();
+    let mut out: Vec<BarColumns> = vec![BarColumns::default(); frames.len()];
+    let mut rest = trades;
+    let mut sizes = chunks.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap_or(&usize::MAX)).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let ts: Vec<i64> = chunk.iter().map(|t| t.ts_ms).collect();
+        let px: Vec<f64> = chunk.iter().map(|t| t.price).collect();
+        let qty: Vec<f64> = chunk.iter().map(|t| t.qty).collect();
+        let buy: Vec<bool> = chunk.iter().map(|t| t.taker_buy).collect();
+        agg.push_columns(&ts, &px, &qty, &buy).unwrap();
+        append(&mut out, agg.take_closed());
+    }
+    agg.flush();
+    append(&mut out, agg.take_closed());
+    out
+}
+
+fn append(out: &mut [BarColumns], closed: Vec<(Timeframe, BarColumns)>) {
+    for (dst, (_, src)) in out.iter_mut().zip(closed) {
+        for i in 0..src.len() {
+            let b = src.get(i).unwrap();
+            dst.open_time_ms.push(b.open_time_ms);
+            dst.open.push(b.open);
+            dst.high.push(b.high);
+            dst.low.push(b.low);
+            dst.close.push(b.close);
+            dst.volume.push(b.volume);
+            dst.quote_volume.push(b.quote_volume);
+            dst.trades.push(b.trades);
+            dst.taker_buy_volume.push(b.taker_buy_volume);
+            dst.taker_buy_quote_volume.push(b.taker_buy_quote_volume);
+            dst.vwap.push(b.vwap);
+        }
+    }
+}
+
+/// The obvious way: group time-sorted trades by bar start, then fill the empty bars.
+fn reference(tf: Timeframe, trades: &[Trade]) -> Vec<(i64, f64, f64, f64, f64, f64, i64, f64)> {
+    let mut sorted = trades.to_vec();
+    sorted.sort_by_key(|t| t.ts_ms); // stable: ties keep arrival order
+    let mut bars: BTreeMap<i64, (f64, f64, f64, f64, f64, i64, f64)> = BTreeMap::new();
+    for t in &sorted {
+        let e = bars.entry(tf.start_of(t.ts_ms)).or_insert((t.price, t.price, t.price, t.price, 0.0, 0, 0.0));
+        e.1 = e.1.max(t.price);
+        e.2 = e.2.min(t.price);
+        e.3 = t.price;
+        e.4 += t.qty;
+        e.5 += 1;
+        e.6 += if t.taker_buy { t.qty } else { 0.0 };
+    }
+    let mut out = vec![];
+    let mut prev: Option<(i64, f64)> = None;
+    for (&start, &(o, h, l, c, v, n, b)) in &bars {
+        if let Some((mut t, close)) = prev {
+            t += tf.ms();
+            while t < start {
+                out.push((t, close, close, close, close, 0.0, 0, 0.0));
+                t += tf.ms();
+            }
+        }
+        out.push((start, o, h, l, c, v, n, b));
+        prev = Some((start, c));
+    }
+    out
+}
+
+fn close_enough(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn assert_matches_reference(frames: &[Timeframe], trades: &[Trade], got: &[BarColumns]) {
+    for (tf, bars) in frames.iter().zip(got) {
+        let want = reference(*tf, trades);
+        assert_eq!(bars.len(), want.len(), "{tf}: bar count");
+        for (i, w) in want.iter().enumerate() {
+            let b = bars.get(i).unwrap();
+            assert_eq!((b.open_time_ms, b.open, b.high, b.low, b.close, b.trades), (w.0, w.1, w.2, w.3, w.4, w.6), "{tf} bar {i}");
+            assert!(close_enough(b.volume, w.5), "{tf} bar {i} volume {} vs {}", b.volume, w.5);
+            assert!(close_enough(b.taker_buy_volume, w.7), "{tf} bar {i} taker buy volume");
+            assert!(b.low <= b.open.min(b.close) && b.high >= b.open.max(b.close));
+            assert!(b.taker_buy_volume <= b.volume * (1.0 + 1e-12));
+            assert!(b.trades == 0 || (b.vwap >= b.low * (1.0 - 1e-12) && b.vwap <= b.high * (1.0 + 1e-12)));
+        }
+    }
+}
+
+#[test]
+fn one_minute_bars_by_hand() {
+    let frames = tfs(&["1m"]);
+    let trades = [
+        trade(0, 10.0, 1.0, true),
+        trade(10_000, 12.0, 2.0, false),
+        trade(59_999, 9.0, 1.0, true),
+        trade(60_000, 11.0, 3.0, false),
+        trade(3 * MIN + 5, 13.0, 1.0, true),
+    ];
+    let out = run(&frames, &trades, &[usize::MAX], Options::default());
+    let bars = &out[0];
+    assert_eq!(bars.open_time_ms, vec![0, MIN, 2 * MIN, 3 * MIN]);
+    assert_eq!((bars.open[0], bars.high[0], bars.low[0], bars.close[0]), (10.0, 12.0, 9.0, 9.0));
+    assert_eq!((bars.volume[0], bars.quote_volume[0], bars.trades[0]), (4.0, 43.0, 3));
+    assert_eq!((bars.taker_buy_volume[0], bars.taker_buy_quote_volume[0]), (2.0, 19.0));
+    assert_eq!(bars.vwap[0], 43.0 / 4.0);
+    // The empty third minute is flat at the previous close, like an exchange kline.
+    assert_eq!((bars.open[2], bars.close[2], bars.volume[2], bars.trades[2], bars.vwap[2]), (11.0, 11.0, 0.0, 0, 11.0));
+    let unfilled = run(&frames, &trades, &[usize::MAX], Options { fill_gaps: false, ..Options::default() });
+    assert_eq!(unfilled[0].open_time_ms, vec![0, MIN, 3 * MIN]);
+}
+
+#[test]
+fn bars_are_released_as_soon_as_a_later_trade_arrives() {
+    let mut agg = Aggregator::new(&tfs(&["1m", "5m"]), Options::default()).unwrap();
+    agg.push(&trade(4 * MIN + 1, 10.0, 1.0, true)).unwrap();
+    assert!(!agg.has_closed());
+    agg.push(&trade(5 * MIN, 11.0, 1.0, true)).unwrap();
+    let closed = agg.take_closed();
+    assert_eq!(closed[0].1.open_time_ms, vec![4 * MIN]);
+    assert_eq!(closed[1].1.open_time_ms, vec![0], "the 5m bar closes with the first trade after it");
+    agg.advance(6 * MIN);
+    assert_eq!(agg.take_closed()[0].1.open_time_ms, vec![5 * MIN]);
+}
+
+#[test]
+fn out_of_order_within_a_bar_uses_timestamps() {
+    let trades = [trade(30_000, 10.0, 1.0, true), trade(10_000, 8.0, 1.0, true), trade(50_000, 9.0, 1.0, true), trade(40_000, 12.0, 1.0, true)];
+    let out = run(&tfs(&["1m"]), &trades, &[usize::MAX], Options::default());
+    assert_eq!((out[0].open[0], out[0].close[0]), (8.0, 9.0));
+}
+
+#[test]
+fn late_trades_never_change_released_bars() {
+    let frames = tfs(&["1m", "1h"]);
+    let mut agg = Aggregator::new(&frames, Options::default()).unwrap();
+    agg.push(&trade(0, 10.0, 1.0, true)).unwrap();
+    agg.push(&trade(2 * MIN, 11.0, 1.0, true)).unwrap();
+    let released = agg.take_closed();
+    agg.push(&trade(30_000, 99.0, 5.0, true)).unwrap(); // its 1m bar is closed, its 1h bar is open
+    assert_eq!(agg.late_dropped().collect::<Vec<_>>(), vec![1, 0]);
+    agg.flush();
+    let rest = agg.take_closed();
+    assert_eq!(released[0].1.len(), 2, "the 1m bars [0,1m) and the flat [1m,2m)");
+    assert_eq!(released[0].1.close[0], 10.0);
+    assert_eq!(rest[1].1.high, vec![99.0], "the open 1h bar takes the late trade");
+    assert_eq!(rest[1].1.trades, vec![3]);
+
+    let strict = Options { late: Late::Error, ..Options::default() };
+    let mut agg = Aggregator::new(&frames, strict).unwrap();
+    agg.push(&trade(2 * MIN, 11.0, 1.0, true)).unwrap();
+    let err = agg.push_columns(&[2 * MIN + 1, 30_000], &[1.0, 1.0], &[1.0, 1.0], &[true, true]).unwrap_err();
+    assert!(matches!(err, Error::LateTrade { ts_ms: 30_000, .. }), "{err}");
+    assert_eq!(agg.trade_count(), 1, "a refused batch applies nothing");
+    assert!(agg.push(&trade(MIN, 1.0, 1.0, true)).is_err());
+}
+
+#[test]
+fn weekly_and_daily_bars_align_like_klines() {
+    let monday = 1_722_816_000_000; // 2024-08-05 00:00 UTC
+    let trades = [trade(monday - 1, 1.0, 1.0, true), trade(monday + 3 * 86_400_000, 2.0, 1.0, true)];
+    let out = run(&tfs(&["1d", "1w"]), &trades, &[usize::MAX], Options::default());
+    assert_eq!(out[1].open_time_ms, vec![monday - 7 * 86_400_000, monday]);
+    assert_eq!(out[0].open_time_ms.len(), 5);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_changes() {
+    let mut agg = Aggregator::new(&tfs(&["1m"]), Options::default()).unwrap();
+    for (ts, px, qty) in [(0, f64::NAN, 1.0), (0, -1.0, 1.0), (0, 1.0, -1.0), (0, 1.0, f64::INFINITY), (1_723_161_256_322_000_000, 1.0, 1.0), (-5, 1.0, 1.0)] {
+        assert!(agg.push_columns(&[0, ts], &[1.0, px], &[1.0, qty], &[true, true]).is_err());
+        assert!(agg.push(&trade(ts, px, qty, true)).is_err());
+    }
+    assert!(agg.push_columns(&[0, 1], &[1.0], &[1.0, 1.0], &[true, true]).is_err());
+    assert_eq!(agg.trade_count(), 0);
+    assert!(Aggregator::new(&[], Options::default()).is_err());
+    assert!(Aggregator::new(&tfs(&["1m", "1m"]), Options::default()).is_err());
+}
+
+fn trades_strategy() -> impl Strategy<Value = Vec<Trade>> {
+    // Mostly increasing timestamps with bursts, long silences and ties.
+    proptest::collection::vec((0i64..4, 0i64..200_000, 1u32..2000, 0u32..500, any::<bool>()), 1..600).prop_map(|steps| {
+        let mut ts = 1_700_000_000_000;
+        steps
+            .into_iter()
+            .map(|(kind, step, px, qty, buy)| {
+                ts += match kind {
+                    0 => 0,
+                    3 => step * 50,
+                    _ => step,
+                };
+                trade(ts, f64::from(px) / 8.0, f64::from(qty) / 16.0, buy)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn matches_the_reference_for_any_chunking(trades in trades_strategy(), chunks in proptest::collection::vec(1usize..50, 1..8)) {
+        let frames = tfs(&["1s", "1m", "5m", "15m", "1h", "4h", "1d"]);
+        let whole = run(&frames, &trades, &[usize::MAX], Options::default());
+        assert_matches_reference(&frames, &trades, &whole);
+        let chunked = run(&frames, &trades, &chunks, Options::default());
+        prop_assert_eq!(&whole, &chunked);
+        let one_by_one = run(&frames, &trades, &[1], Options::default());
+        prop_assert_eq!(&whole, &one_by_one);
+    }
+
+    #[test]
+    fn timeframes_roll_up_exactly(trades in trades_strategy()) {
+        // 1h bars from the aggregator equal 1h bars aggregated alone (OHLC, counts exactly).
+        let together = run(&tfs(&["1m", "1h"]), &trades, &[usize::MAX], Options::default());
+        let alone = run(&tfs(&["1h"]), &trades, &[usize::MAX], Options::default());
+        prop_assert_eq!(&together[1].open_time_ms, &alone[0].open_time_ms);
+        prop_assert_eq!(&together[1].high, &alone[0].high);
+        prop_assert_eq!(&together[1].trades, &alone[0].trades);
+    }
+}

@@ -1,0 +1,94 @@
+"""Exceptions raised by tradecore.
+
+Every error tradecore raises on purpose derives from :class:`TradecoreError`. Errors about a bad
+message, value or argument are also ``ValueError``\\ s and say which field is wrong and where: the
+byte ``offset`` in the message (or the element index in an array) and, when replaying a
+recording, the ``line``.
+"""
+
+from __future__ import annotations
+
+
+class TradecoreError(Exception):
+    """Base class of tradecore's errors."""
+
+
+class MessageError(TradecoreError, ValueError):
+    """A message (or a value in a batch) was refused; the object it was given to is unchanged."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        offset: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.offset = offset
+        self.line = line
+
+
+class MalformedMessageError(MessageError):
+    """The bytes are not well-formed JSON (or not a recording line)."""
+
+
+class MissingFieldError(MessageError):
+    """A field the message kind requires is absent."""
+
+
+class InvalidValueError(MessageError):
+    """A field's value is unusable: not a number, negative, too precise, out of range."""
+
+
+class WrongSymbolError(MessageError):
+    """The message is for another instrument."""
+
+
+class WrongVenueError(MessageError):
+    """The message comes from another venue or market (e.g. spot data on a futures book)."""
+
+
+class BookNotSyncedError(TradecoreError, RuntimeError):
+    """A top-of-book query on a book that lost (or never had) sync; ``reason`` says why."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class LateTradeError(TradecoreError, ValueError):
+    """A trade for a bar that was already released, under the ``late="error"`` policy."""
+
+    def __init__(self, message: str, *, ts_ms: int | None = None, timeframe: str | None = None) -> None:
+        super().__init__(message)
+        self.ts_ms = ts_ms
+        self.timeframe = timeframe
+
+
+class InvalidArgumentError(TradecoreError, ValueError):
+    """A bad argument: unknown venue, bad timeframe, mismatched arrays, ..."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class RecordingError(TradecoreError):
+    """A recording cannot be replayed to a trustworthy result (no snapshot, unhealed gap, ...)."""
+
+
+__all__ = [
+    "BookNotSyncedError",
+    "InvalidArgumentError",
+    "InvalidValueError",
+    "LateTradeError",
+    "MalformedMessageError",
+    "MessageError",
+    "MissingFieldError",
+    "RecordingError",
+    "TradecoreError",
+    "WrongSymbolError",
+    "WrongVenueError",
+]

@@ -1,0 +1,29 @@
+//! The Python binding layer (`tradecore._core`): thin wrappers over the pure-Rust core. Errors
+//! become typed Python exceptions in one place (`errors`); batch calls release the GIL.
+
+mod book;
+mod candles;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("VENUES", crate::venues::Venue::ALL.map(|v| v.name()).to_vec())?;
+    m.add("STATUSES", crate::book::Status::ALL.map(|s| s.as_str()).to_vec())?;
+    m.add_class::<book::PyOrderBook>()?;
+    m.add_class::<candles::PyCandle>()?;
+    m.add_class::<candles::PyCandleAggregator>()?;
+    m.add_function(wrap_pyfunction!(candles::read_trades, m)?)?;
+    m.add_function(wrap_pyfunction!(debug_panic, m)?)?;
+    Ok(())
+}
+
+/// Panics on purpose, so tests can check that a Rust panic surfaces as a Python exception.
+#[pyfunction]
+#[pyo3(name = "_debug_panic")]
+fn debug_panic(message: &str) {
+    panic!("{message}");
+}
