@@ -112,6 +112,9 @@ fn candles(c: &mut Criterion) {
             Some(agg.take_closed())
         })
     });
+    group.bench_function("validate 10M trades", |b| {
+        b.iter(|| tradecore_core::candles::validate(&ts, &price, &qty, &buy).is_ok())
+    });
     group.finish();
 }
 

@@ -54,6 +54,9 @@ impl Status {
     }
 }
 
+/// ((bid, bid qty), (ask, ask qty)).
+type Touch = ((f64, f64), (f64, f64));
+
 /// The outcome of one message.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -350,8 +353,8 @@ impl OrderBook {
         Ok(self.side(Side::Ask)?.best())
     }
 
-    /// Best bid and ask, both present, as floats.
-    fn touch(&self) -> Result<Option<((f64, f64), (f64, f64))>> {
+    /// Best bid and ask, both present, as floats: ((bid, bid qty), (ask, ask qty)).
+    fn touch(&self) -> Result<Option<Touch>> {
         let both = self.best_bid()?.zip(self.best_ask()?);
         Ok(both.map(|((bp, bq), (ap, aq))| ((bp.to_f64(), bq.to_f64()), (ap.to_f64(), aq.to_f64()))))
     }

@@ -52,23 +52,27 @@ fn append(out: &mut [BarColumns], closed: Vec<(Timeframe, BarColumns)>) {
     }
 }
 
+/// (open time, open, high, low, close, volume, trades, taker buy volume)
+type RefBar = (i64, f64, f64, f64, f64, f64, i64, f64);
+
 /// The obvious way: group time-sorted trades by bar start, then fill the empty bars.
-fn reference(tf: Timeframe, trades: &[Trade]) -> Vec<(i64, f64, f64, f64, f64, f64, i64, f64)> {
+fn reference(tf: Timeframe, trades: &[Trade]) -> Vec<RefBar> {
     let mut sorted = trades.to_vec();
     sorted.sort_by_key(|t| t.ts_ms); // stable: ties keep arrival order
-    let mut bars: BTreeMap<i64, (f64, f64, f64, f64, f64, i64, f64)> = BTreeMap::new();
+    let mut bars: BTreeMap<i64, RefBar> = BTreeMap::new();
     for t in &sorted {
-        let e = bars.entry(tf.start_of(t.ts_ms)).or_insert((t.price, t.price, t.price, t.price, 0.0, 0, 0.0));
-        e.1 = e.1.max(t.price);
-        e.2 = e.2.min(t.price);
-        e.3 = t.price;
-        e.4 += t.qty;
-        e.5 += 1;
-        e.6 += if t.taker_buy { t.qty } else { 0.0 };
+        let start = tf.start_of(t.ts_ms);
+        let e = bars.entry(start).or_insert((start, t.price, t.price, t.price, t.price, 0.0, 0, 0.0));
+        e.2 = e.2.max(t.price);
+        e.3 = e.3.min(t.price);
+        e.4 = t.price;
+        e.5 += t.qty;
+        e.6 += 1;
+        e.7 += if t.taker_buy { t.qty } else { 0.0 };
     }
     let mut out = vec![];
     let mut prev: Option<(i64, f64)> = None;
-    for (&start, &(o, h, l, c, v, n, b)) in &bars {
+    for &(start, o, h, l, c, v, n, b) in bars.values() {
         if let Some((mut t, close)) = prev {
             t += tf.ms();
             while t < start {
@@ -188,6 +192,20 @@ fn bad_input_is_refused_before_anything_changes() {
     }
     assert!(agg.push_columns(&[0, 1], &[1.0], &[1.0, 1.0], &[true, true]).is_err());
     assert_eq!(agg.trade_count(), 0);
+    // A bad value far into a long batch (past the first validated chunk) rolls everything back.
+    agg.push(&trade(MIN / 2, 5.0, 1.0, true)).unwrap();
+    let n = 50_000;
+    let ts: Vec<i64> = (0..n).map(|i| MIN + i * 100).collect();
+    let mut px = vec![1.0; n as usize];
+    px[40_000] = f64::NAN;
+    let err = agg.push_columns(&ts, &px, &vec![1.0; n as usize], &vec![true; n as usize]).unwrap_err();
+    assert!(err.to_string().contains("price[40000]"), "{err}");
+    assert_eq!(agg.trade_count(), 1);
+    assert!(!agg.has_closed(), "bars released by the refused batch are taken back");
+    agg.flush();
+    assert_eq!(agg.take_closed()[0].1.close, vec![5.0]);
+    // -0.0 is a valid (zero) quantity even though the fast screen flags its sign bit.
+    assert!(validate(&[1], &[1.0], &[-0.0], &[true]).is_ok());
     assert!(Aggregator::new(&[], Options::default()).is_err());
     assert!(Aggregator::new(&tfs(&["1m", "1m"]), Options::default()).is_err());
 }

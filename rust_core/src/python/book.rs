@@ -30,6 +30,9 @@ pub(crate) fn message_bytes<'a>(raw: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]>
     }
 }
 
+/// One side's levels as a (k, 2) array of (price, qty).
+type Levels2<'py> = Bound<'py, PyArray2<f64>>;
+
 fn status_str(py: Python<'_>, status: Status) -> &Bound<'_, PyString> {
     match status {
         Status::Snapshot => intern!(py, "snapshot"),
@@ -151,8 +154,8 @@ impl PyOrderBook {
     }
 
     /// The best `n` levels of each side as two (k, 2) float arrays of (price, qty), k <= n.
-    fn top<'py>(&self, py: Python<'py>, n: usize) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>)> {
-        let side = |s: Side| -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn top<'py>(&self, py: Python<'py>, n: usize) -> PyResult<(Levels2<'py>, Levels2<'py>)> {
+        let side = |s: Side| -> PyResult<Levels2<'py>> {
             let flat: Vec<f64> =
                 self.inner.side(s)?.iter().take(n).flat_map(|(p, q)| [p.to_f64(), q.to_f64()]).collect();
             let rows = flat.len() / 2;
