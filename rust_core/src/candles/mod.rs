@@ -437,7 +437,7 @@ impl Aggregator {
         }
         // Validate each cache-sized chunk just before aggregating it, so the data is read from
         // memory once; on a bad value, roll back what the earlier chunks did.
-        const CHUNK: usize = 8192;
+        const CHUNK: usize = 65_536;
         let checkpoint = self.checkpoint();
         for start in (0..ts_ms.len()).step_by(CHUNK) {
             let end = (start + CHUNK).min(ts_ms.len());
