@@ -232,12 +232,15 @@ def bench_candles(repeats: int, count: int) -> list[Result]:
         }
     )
 
+    rules = {"1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "1D"}
+
     def with_pandas() -> None:
+        # The fastest idiomatic form we found (.agg with a dict of lists is ~2x slower).
         for tf in TIMEFRAMES:
-            rule = tf.replace("m", "min").replace("d", "D").replace("h", "h")
-            frame.resample(rule).agg(
-                {"price": ["first", "max", "min", "last", "count"], "qty": "sum", "quote": "sum", "buy_qty": "sum"}
-            )
+            bins = frame.resample(rules[tf])
+            bins["price"].ohlc()
+            bins["price"].count()
+            bins[["qty", "quote", "buy_qty"]].sum()
 
     def with_polars() -> None:
         for tf in TIMEFRAMES:

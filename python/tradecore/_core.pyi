@@ -7,19 +7,30 @@ import numpy.typing as npt
 
 from tradecore.errors import MessageError
 
+__all__ = [
+    "STATUSES",
+    "VENUES",
+    "Candle",
+    "CandleAggregator",
+    "OrderBook",
+    "__version__",
+    "_debug_panic",
+    "read_trades",
+]
+
 __version__: Final[str]
 VENUES: Final[list[str]]
 STATUSES: Final[list[str]]
 
-Status = Literal["snapshot", "applied", "buffered", "stale", "gap", "ignored"]
-Columns = dict[str, npt.NDArray[Any]]
+_Status = Literal["snapshot", "applied", "buffered", "stale", "gap", "ignored"]
+_Columns = dict[str, npt.NDArray[Any]]
 
 @final
 class OrderBook:
     """An L2 order book kept in sync from a venue's raw depth messages."""
 
     def __new__(cls, venue: str, symbol: str) -> OrderBook: ...
-    def apply(self, raw: bytes | str) -> Status: ...
+    def apply(self, raw: bytes | str) -> _Status: ...
     def replay(
         self,
         data: bytes,
@@ -86,8 +97,8 @@ class Candle:
     def taker_buy_quote_volume(self) -> float: ...
     @property
     def vwap(self) -> float: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
 
 @final
 class CandleAggregator:
@@ -117,10 +128,10 @@ class CandleAggregator:
         price: npt.NDArray[np.float64],
         qty: npt.NDArray[np.float64],
         taker_buy: npt.NDArray[np.bool_],
-    ) -> dict[str, Columns]: ...
+    ) -> dict[str, _Columns]: ...
     def advance(self, ts_ms: int) -> list[Candle]: ...
     def flush(self) -> list[Candle]: ...
-    def flush_arrays(self) -> dict[str, Columns]: ...
+    def flush_arrays(self) -> dict[str, _Columns]: ...
 
 def read_trades(
     data: bytes,
@@ -128,5 +139,5 @@ def read_trades(
     symbol: str | None = None,
     first_line: int = 1,
     strict: bool = False,
-) -> tuple[Columns, list[str], int, list[MessageError]]: ...
+) -> tuple[_Columns, list[str], int, list[MessageError]]: ...
 def _debug_panic(message: str) -> None: ...

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from tradecore import recording
 from tradecore._core import STATUSES, OrderBook
-from tradecore.errors import MessageError, RecordingError
+from tradecore.errors import MessageError, RecordingError, WrongVenueError
 
 #: Columns of a replay table: receive time (ns, null for bare lines), the message's update id, what
 #: the book did with it, and the top of book afterwards (null while unsynced or a side is empty).
@@ -105,6 +105,10 @@ def replay_recording(
         rows, bad, first_errors = book.replay(
             chunk.data, first_line=chunk.first_line, strict=strict, skip_other_symbols=True
         )
+        for error in first_errors:
+            if isinstance(error, WrongVenueError):
+                # Systematic, not a corrupt line: the recording is of another venue or market.
+                raise RecordingError(f"{path}: line {error.line}: {error} (is the venue right?)")
         other_symbols += int(rows.pop("other_symbols"))
         levels += int(rows["levels"].sum())
         tables.append(_table(rows))
@@ -124,7 +128,7 @@ def replay_recording(
             continue
         run(book, chunk)
     if book is None:
-        raise RecordingError(f"{path}: no depth message of {venue} found, so there is no book to replay")
+        raise RecordingError(f"{path}: no depth message of {venue} found, so there is no book to replay (is the venue right?)")
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     stats = book.stats()
     statuses = {name: int(stats[name]) for name in STATUSES}

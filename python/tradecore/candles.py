@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -66,7 +67,7 @@ def aggregate(
     *,
     timeframes: Sequence[str] = DEFAULT_TIMEFRAMES,
     fill_gaps: bool = True,
-    late: str = "drop",
+    late: Literal["drop", "error"] = "drop",
 ) -> dict[str, pa.Table]:
     """Aggregates trades into bars for every timeframe in one pass (GIL released).
 

@@ -18,8 +18,8 @@ from tradecore import __version__, book, candles, recording
 from tradecore._core import VENUES
 from tradecore.errors import MessageError, TradecoreError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1

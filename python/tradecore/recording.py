@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, cast
 
 from tradecore.errors import RecordingError
 
@@ -29,13 +29,13 @@ class Chunk:
     first_line: int
 
 
-def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
+def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     """The decompressed stream and the raw file beneath it (whose position measures progress)."""
     raw = path.open("rb")
     magic = raw.read(4)
     raw.seek(0)
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
     if magic == _ZIP_MAGIC:
         archive = zipfile.ZipFile(raw)
         members = [m for m in archive.infolist() if not m.is_dir()]
@@ -83,11 +83,16 @@ def chunks(
         if pending.strip():
             # The last line has no newline (a recorder stopped mid-write, or a hand-made file).
             yield Chunk(pending, line)
+        if on_progress is not None:
+            on_progress(size(path))
 
 
 def size(path: str | Path) -> int:
     """Size of the recording file in bytes (compressed), for progress bars."""
-    return Path(path).stat().st_size
+    try:
+        return Path(path).stat().st_size
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: no such recording") from None
 
 
 def read_all(path: str | Path) -> bytes:

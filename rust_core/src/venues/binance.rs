@@ -56,6 +56,7 @@ struct DepthFields<'a> {
     last_update_id: At,
     event_time: At,
     pair: At,
+    transaction_time: At,
     bybit_key: At,
     bids: bool,
     asks: bool,
@@ -88,6 +89,7 @@ fn walk_depth<'a>(raw: &'a [u8], levels: &mut Levels) -> Result<(DepthFields<'a>
             b"pu" => f.prev = at,
             b"lastUpdateId" => f.last_update_id = at,
             b"E" => f.event_time = at,
+            b"T" => f.transaction_time = at,
             b"ps" | b"pair" => f.pair = at,
             b"topic" | b"retCode" => f.bybit_key = at,
             _ => {}
@@ -152,6 +154,12 @@ pub(super) fn parse_depth(venue: Venue, symbol: &str, raw: &[u8], levels: &mut L
             && venue != Venue::BinanceCoinm
         {
             return Err(wrong_venue(venue, "the snapshot has a 'pair' field: a COIN-M snapshot", at));
+        }
+        // Futures REST snapshots carry the transaction time `T`; spot's never do.
+        if let Some(at) = f.transaction_time
+            && venue == Venue::BinanceSpot
+        {
+            return Err(wrong_venue(venue, "the snapshot has a 'T' field: a futures snapshot", at));
         }
         return Ok(Depth::Book(DepthHeader {
             kind: DepthKind::Snapshot,
@@ -331,9 +339,13 @@ mod tests {
     }
 
     #[test]
-    fn futures_diff_on_spot_book() {
+    fn futures_messages_on_a_spot_book() {
         let err = parse(Venue::BinanceSpot, USDM_DIFF).unwrap_err();
         assert!(matches!(err, Error::WrongVenue { .. }), "{err}");
+        let futures_snapshot = r#"{"lastUpdateId":5,"E":1,"T":1,"bids":[],"asks":[]}"#;
+        let err = parse(Venue::BinanceSpot, futures_snapshot).unwrap_err();
+        assert!(err.to_string().contains("a futures snapshot"), "{err}");
+        assert!(parse(Venue::BinanceUsdm, futures_snapshot).is_ok());
     }
 
     #[test]
