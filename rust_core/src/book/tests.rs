@@ -24,7 +24,7 @@ fn spot_diff(first: u64, last: u64, bids: &[(u64, u64)], asks: &[(u64, u64)]) ->
 }
 
 fn snapshot(id: u64, bids: &[(u64, u64)], asks: &[(u64, u64)]) -> String {
-    format!(r#"{{"lastUpdateId":{id},"E":1,"T":1,"bids":{},"asks":{}}}"#, levels_json(bids), levels_json(asks))
+    format!(r#"{{"lastUpdateId":{id},"bids":{},"asks":{}}}"#, levels_json(bids), levels_json(asks))
 }
 
 fn bybit(kind: &str, u: u64, bids: &[(u64, u64)], asks: &[(u64, u64)]) -> String {
