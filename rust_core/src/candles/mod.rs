@@ -97,10 +97,16 @@ impl Bar {
         self.low = if price < self.low { price } else { self.low };
     }
 
-    /// Everything but the extremes and the trade count: open/close by time, and the volumes.
+    /// Open/close by time and the volumes.
     #[inline(always)]
     fn add_sums(&mut self, ts: i64, price: f64, qty: f64, taker_buy: bool) {
         self.order(ts, price);
+        self.add_volumes(price, qty, taker_buy);
+    }
+
+    /// The volumes, summed in trade order.
+    #[inline(always)]
+    fn add_volumes(&mut self, price: f64, qty: f64, taker_buy: bool) {
         let quote = price * qty;
         let buy = f64::from(u8::from(taker_buy));
         self.volume += qty;
@@ -507,18 +513,35 @@ impl Aggregator {
         let pairs = n / 2 * 2;
         let mut bar = self.bar;
         let mut odd = Bar::empty(bar.open_time_ms);
+        // Open and close by time: for a time-sorted run (the norm) they are its first and last
+        // trades, so the loop only checks the order; an unsorted run takes a second pass.
+        let mut sorted = true;
+        let mut prev = ts_ms.first().copied().unwrap_or(0);
         let (ts2, price2, qty2, buy2) = (&ts_ms[..pairs], &price[..pairs], &qty[..pairs], &taker_buy[..pairs]);
         for (((t, p), q), b) in
             ts2.chunks_exact(2).zip(price2.chunks_exact(2)).zip(qty2.chunks_exact(2)).zip(buy2.chunks_exact(2))
         {
+            sorted &= (prev <= t[0]) & (t[0] <= t[1]);
+            prev = t[1];
             bar.add_extremes(p[0]);
             odd.add_extremes(p[1]);
-            bar.add_sums(t[0], p[0], q[0], b[0]);
-            bar.add_sums(t[1], p[1], q[1], b[1]);
+            bar.add_volumes(p[0], q[0], b[0]);
+            bar.add_volumes(p[1], q[1], b[1]);
         }
         if pairs < n {
+            sorted &= prev <= ts_ms[pairs];
             bar.add_extremes(price[pairs]);
-            bar.add_sums(ts_ms[pairs], price[pairs], qty[pairs], taker_buy[pairs]);
+            bar.add_volumes(price[pairs], qty[pairs], taker_buy[pairs]);
+        }
+        if sorted {
+            if n > 0 {
+                bar.order(ts_ms[0], price[0]);
+                bar.order(ts_ms[n - 1], price[n - 1]);
+            }
+        } else {
+            for (&t, &p) in ts_ms[..n].iter().zip(&price[..n]) {
+                bar.order(t, p);
+            }
         }
         bar.high = bar.high.max(odd.high);
         bar.low = bar.low.min(odd.low);

@@ -252,3 +252,48 @@ proptest! {
         prop_assert_eq!(&together[1].trades, &alone[0].trades);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Trades shuffled within their base bar (arrival order ≠ time order) give the bars of the
+    /// sorted tape: open/close by timestamp, extremes and counts exact, volumes up to rounding.
+    #[test]
+    fn shuffled_within_bars_equals_sorted(trades in trades_strategy(), seed in any::<u64>()) {
+        let frames = tfs(&["1s", "1m", "1h"]);
+        // Unique timestamps, so "earliest" and "latest" are unambiguous.
+        let mut sorted = trades;
+        for (i, t) in sorted.iter_mut().enumerate() {
+            t.ts_ms += i as i64;
+        }
+        sorted.sort_by_key(|t| t.ts_ms);
+        let mut shuffled = sorted.clone();
+        let mut rng = seed | 1;
+        let second = |t: &Trade| t.ts_ms.div_euclid(1000);
+        let mut start = 0;
+        while start < shuffled.len() {
+            let end = start + shuffled[start..].iter().take_while(|t| second(t) == second(&shuffled[start])).count();
+            for i in (start + 1..end).rev() {
+                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                let j = start + (rng % (i - start + 1) as u64) as usize;
+                shuffled.swap(i, j);
+            }
+            start = end;
+        }
+        let want = run(&frames, &sorted, &[usize::MAX], Options::default());
+        for chunks in [vec![usize::MAX], vec![3, 1, 7]] {
+            let got = run(&frames, &shuffled, &chunks, Options::default());
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert_eq!(&g.open_time_ms, &w.open_time_ms);
+                prop_assert_eq!(&g.open, &w.open);
+                prop_assert_eq!(&g.close, &w.close);
+                prop_assert_eq!(&g.high, &w.high);
+                prop_assert_eq!(&g.low, &w.low);
+                prop_assert_eq!(&g.trades, &w.trades);
+                for (a, b) in g.volume.iter().zip(&w.volume) {
+                    prop_assert!(close_enough(*a, *b));
+                }
+            }
+        }
+    }
+}
