@@ -283,10 +283,8 @@ def report(results: list[Result]) -> str:
             else:
                 speed = f"{r.rate / 1e6:.2f} M {r.unit}/s"
             ratio = r.seconds / ours.seconds
-            rows.append(
-                f"| {group} | {r.name} | {r.seconds * 1e3:.1f} ms | {speed} | "
-                f"{'1.0x' if r is ours else f'{ratio:.1f}x slower'} |"
-            )
+            versus = "fastest" if r is ours else "about the same" if ratio < 1.05 else f"{ratio:.1f}x slower"
+            rows.append(f"| {group} | {r.name} | {r.seconds * 1e3:.1f} ms | {speed} | {versus} |")
     return "\n".join(rows)
 
 

@@ -111,3 +111,16 @@ def test_the_benchmark_script_runs(tmp_path: Path) -> None:
 def test_the_package_type_checks_strictly() -> None:
     run = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, check=False, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cargo", "fmt", "--all", "--check"],
+        ["cargo", "clippy", "--workspace", "--all-targets", "--features", "python", "--quiet", "--", "-D", "warnings"],
+    ],
+    ids=["rustfmt", "clippy"],
+)
+def test_rust_code_is_formatted_and_lint_free(command: list[str]) -> None:
+    run = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -5,36 +5,8 @@
 - :mod:`tradecore.candles` and :mod:`tradecore.book` work on whole recordings and arrays.
 """
 
+from tradecore import errors
 from tradecore._core import VENUES, Candle, CandleAggregator, OrderBook, __version__
-from tradecore.errors import (
-    BookNotSyncedError,
-    InvalidArgumentError,
-    InvalidValueError,
-    LateTradeError,
-    MalformedMessageError,
-    MessageError,
-    MissingFieldError,
-    RecordingError,
-    TradecoreError,
-    WrongSymbolError,
-    WrongVenueError,
-)
+from tradecore.errors import *  # noqa: F403  (the exception classes, listed in errors.__all__)
 
-__all__ = [
-    "VENUES",
-    "BookNotSyncedError",
-    "Candle",
-    "CandleAggregator",
-    "InvalidArgumentError",
-    "InvalidValueError",
-    "LateTradeError",
-    "MalformedMessageError",
-    "MessageError",
-    "MissingFieldError",
-    "OrderBook",
-    "RecordingError",
-    "TradecoreError",
-    "WrongSymbolError",
-    "WrongVenueError",
-    "__version__",
-]
+__all__ = ["VENUES", "Candle", "CandleAggregator", "OrderBook", "__version__", *errors.__all__]

@@ -27,7 +27,8 @@ fn depth_lines(name: &str) -> Option<Vec<u8>> {
     flate2::read::GzDecoder::new(file).read_to_end(&mut text).ok()?;
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        if memchr::memmem::find(line, b"depthUpdate").is_some() || memchr::memmem::find(line, b"lastUpdateId").is_some() {
+        if memchr::memmem::find(line, b"depthUpdate").is_some() || memchr::memmem::find(line, b"lastUpdateId").is_some()
+        {
             out.extend_from_slice(line);
             out.push(b'\n');
         }

@@ -41,8 +41,7 @@ impl DecimalError {
     }
 }
 
-const POW10: [u64; 10] =
-    [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+const POW10: [u64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
 impl Fixed {
     pub const ZERO: Fixed = Fixed(0);
@@ -92,17 +91,10 @@ impl Fixed {
             }
         }
         if i < s.len() {
-            return Err(if matches!(s[i], b'e' | b'E') {
-                DecimalError::Exponent
-            } else {
-                DecimalError::NotANumber
-            });
+            return Err(if matches!(s[i], b'e' | b'E') { DecimalError::Exponent } else { DecimalError::NotANumber });
         }
         let scaled_frac = frac * POW10[(SCALE_DIGITS - frac_digits) as usize];
-        int.checked_mul(SCALE)
-            .and_then(|v| v.checked_add(scaled_frac))
-            .map(Fixed)
-            .ok_or(DecimalError::TooLarge)
+        int.checked_mul(SCALE).and_then(|v| v.checked_add(scaled_frac)).map(Fixed).ok_or(DecimalError::TooLarge)
     }
 
     /// The nearest `f64`, correctly rounded (equal to Python's `float()` of the decimal string).

@@ -70,8 +70,7 @@ struct Blocks {
 impl Blocks {
     /// The block that holds `key` or where it belongs, and the position there.
     fn find(&self, key: u64) -> (usize, Result<usize, usize>) {
-        let b =
-            self.lasts.partition_point(|&last| last < key).min(self.lasts.len().saturating_sub(1));
+        let b = self.lasts.partition_point(|&last| last < key).min(self.lasts.len().saturating_sub(1));
         (b, self.blocks.get(b).map_or(Err(0), |blk| blk.binary_search_by_key(&key, |l| l.0)))
     }
 
@@ -327,11 +326,7 @@ impl Ladder {
         }
         for &(key, qty) in &all {
             let i = self.slot(key);
-            if i < self.limit {
-                self.set_in_window(i as usize, qty)
-            } else {
-                self.outside.set(key, qty)
-            }
+            if i < self.limit { self.set_in_window(i as usize, qty) } else { self.outside.set(key, qty) }
         }
         self.scratch = all;
         self.backoff = if self.in_window >= self.outside.len { 0 } else { self.backoff + 1 };
@@ -423,9 +418,7 @@ impl Ladder {
         let in_window = self.levels().filter(|l| self.slot(l.0) < self.limit).count();
         assert_eq!(in_window, self.in_window);
         if self.limit != 0 {
-            assert!(
-                self.tick.checked_mul(WINDOW - 1).and_then(|s| s.checked_add(self.base)).is_some()
-            );
+            assert!(self.tick.checked_mul(WINDOW - 1).and_then(|s| s.checked_add(self.base)).is_some());
             assert_eq!(self.slot(self.base + 5 * self.tick), 5, "exact division");
         }
         let outside = &self.outside;
@@ -548,28 +541,17 @@ mod tests {
                 _ => (1 + rnd() % 1_000) << (rnd() % 30),
             };
             let max_base = u64::MAX - super::WINDOW * tick + 1;
-            let base =
-                if n % 3 == 0 { max_base - rnd() % 3 * (max_base / 2) } else { rnd() % max_base };
+            let base = if n % 3 == 0 { max_base - rnd() % 3 * (max_base / 2) } else { rnd() % max_base };
             let key = match n % 5 {
                 0 => rnd(),
                 1 => base.wrapping_add(rnd() % (super::WINDOW + 4) * tick).wrapping_sub(2 * tick),
-                _ => base
-                    .wrapping_add((rnd() % (super::WINDOW + 4)) * tick + rnd() % 3)
-                    .wrapping_sub(2),
+                _ => base.wrapping_add((rnd() % (super::WINDOW + 4)) * tick + rnd() % 3).wrapping_sub(2),
             };
             let shift = tick.trailing_zeros();
-            let slot = key
-                .wrapping_sub(base)
-                .wrapping_mul(super::inverse(tick >> shift))
-                .rotate_right(shift);
-            let exact =
-                (key >= base && (key - base) % tick == 0 && (key - base) / tick < super::WINDOW)
-                    .then(|| (key - base) / tick);
-            assert_eq!(
-                if slot < super::WINDOW { Some(slot) } else { None },
-                exact,
-                "{tick} {base} {key}"
-            );
+            let slot = key.wrapping_sub(base).wrapping_mul(super::inverse(tick >> shift)).rotate_right(shift);
+            let exact = (key >= base && (key - base) % tick == 0 && (key - base) / tick < super::WINDOW)
+                .then(|| (key - base) / tick);
+            assert_eq!(if slot < super::WINDOW { Some(slot) } else { None }, exact, "{tick} {base} {key}");
         }
     }
 }

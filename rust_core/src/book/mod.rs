@@ -285,8 +285,7 @@ impl OrderBook {
         if let Some(front) = self.buffered.front()
             && judge(self.venue, snapshot_id, true, &front.header) == Verdict::Gap
         {
-            self.out_of_sync =
-                Some(OutOfSync::SnapshotTooOld { snapshot_id, first_buffered: front.header.first_id });
+            self.out_of_sync = Some(OutOfSync::SnapshotTooOld { snapshot_id, first_buffered: front.header.first_id });
             return Status::Stale;
         }
         self.bids.clear();

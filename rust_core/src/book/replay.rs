@@ -86,7 +86,10 @@ impl OrderBook {
                 continue;
             }
             let top = |side: Side| {
-                self.side(side).ok().and_then(|l| l.best()).map_or((f64::NAN, f64::NAN), |(p, q)| (p.to_f64(), q.to_f64()))
+                self.side(side)
+                    .ok()
+                    .and_then(|l| l.best())
+                    .map_or((f64::NAN, f64::NAN), |(p, q)| (p.to_f64(), q.to_f64()))
             };
             let (bid, ask) = (top(Side::Bid), top(Side::Ask));
             rows.line.push(number);

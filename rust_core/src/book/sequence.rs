@@ -70,7 +70,13 @@ mod tests {
     #[case(Venue::Bybit, 7, true, diff(8, 8, None), Verdict::Apply)]
     #[case(Venue::Bybit, 7, false, diff(7, 7, None), Verdict::Stale)]
     #[case(Venue::Bybit, 7, false, diff(9, 9, None), Verdict::Gap)]
-    fn rules(#[case] venue: Venue, #[case] id: u64, #[case] first: bool, #[case] h: DepthHeader, #[case] want: Verdict) {
+    fn rules(
+        #[case] venue: Venue,
+        #[case] id: u64,
+        #[case] first: bool,
+        #[case] h: DepthHeader,
+        #[case] want: Verdict,
+    ) {
         assert_eq!(judge(venue, id, first, &h), want);
     }
 }

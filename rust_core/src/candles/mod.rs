@@ -19,6 +19,8 @@ mod timeframe;
 
 pub use timeframe::{Timeframe, base_of};
 
+use std::fmt;
+
 use crate::error::{Error, Result};
 use crate::venues::Trade;
 
@@ -172,56 +174,61 @@ impl BarColumns {
         self.open_time_ms.len()
     }
 
-    fn truncate(&mut self, len: usize) {
-        self.open_time_ms.truncate(len);
-        self.open.truncate(len);
-        self.high.truncate(len);
-        self.low.truncate(len);
-        self.close.truncate(len);
-        self.volume.truncate(len);
-        self.quote_volume.truncate(len);
-        self.trades.truncate(len);
-        self.taker_buy_volume.truncate(len);
-        self.taker_buy_quote_volume.truncate(len);
-        self.vwap.truncate(len);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.open_time_ms.is_empty()
     }
 
+    /// The floating-point columns, for operations that treat every column alike.
+    fn float_columns(&mut self) -> [&mut Vec<f64>; 9] {
+        [
+            &mut self.open,
+            &mut self.high,
+            &mut self.low,
+            &mut self.close,
+            &mut self.volume,
+            &mut self.quote_volume,
+            &mut self.taker_buy_volume,
+            &mut self.taker_buy_quote_volume,
+            &mut self.vwap,
+        ]
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.open_time_ms.truncate(len);
+        self.trades.truncate(len);
+        for column in self.float_columns() {
+            column.truncate(len);
+        }
+    }
+
+    /// Moves `other`'s bars to the end of these.
+    pub fn append(&mut self, other: &mut BarColumns) {
+        self.open_time_ms.append(&mut other.open_time_ms);
+        self.trades.append(&mut other.trades);
+        for (mine, theirs) in self.float_columns().into_iter().zip(other.float_columns()) {
+            mine.append(theirs);
+        }
+    }
+
     /// The bar at `i`, if any.
-    pub fn get(&self, i: usize) -> Option<ClosedBar> {
-        Some(ClosedBar {
-            open_time_ms: *self.open_time_ms.get(i)?,
+    pub fn get(&self, i: usize) -> Option<Bar> {
+        let open_time_ms = *self.open_time_ms.get(i)?;
+        Some(Bar {
+            open_time_ms,
             open: self.open[i],
             high: self.high[i],
             low: self.low[i],
             close: self.close[i],
             volume: self.volume[i],
             quote_volume: self.quote_volume[i],
-            trades: self.trades[i],
             taker_buy_volume: self.taker_buy_volume[i],
             taker_buy_quote_volume: self.taker_buy_quote_volume[i],
-            vwap: self.vwap[i],
+            trades: u64::try_from(self.trades[i]).unwrap_or(0),
+            // Only the bar's own span is known once it is released.
+            first_ts: open_time_ms,
+            last_ts: open_time_ms,
         })
     }
-}
-
-/// A released bar, as callers see it.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub struct ClosedBar {
-    pub open_time_ms: i64,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
-    pub quote_volume: f64,
-    pub trades: i64,
-    pub taker_buy_volume: f64,
-    pub taker_buy_quote_volume: f64,
-    pub vwap: f64,
 }
 
 /// The aggregator's state at the start of a batch, to roll back a refused one.
@@ -663,36 +670,32 @@ fn validate_values(ts_ms: &[i64], price: &[f64], qty: &[f64], first: usize) -> R
     // Fast screens made of 64-bit OR/add/sub, which vectorise on any x86-64; the exact test then
     // only runs to name the culprit (or to clear a false alarm such as a -0.0 quantity).
     if ts_ms.iter().fold(0u64, |acc, &t| acc | t as u64) >= MAX_TS_MS as u64 {
-        let bad = |t: &i64| !(0..MAX_TS_MS).contains(t);
-        if let Some(i) = ts_ms.iter().position(bad) {
-            return Err(Error::invalid(
-                format!("ts[{}]", first + i),
-                first + i,
-                format!("{} is not milliseconds from 1970 to 2248 (micro- or nanoseconds?)", ts_ms[i]),
-            ));
-        }
+        let rule = "must be milliseconds from 1970 to 2248 (not micro- or nanoseconds)";
+        first_bad(ts_ms, |t| (0..MAX_TS_MS).contains(&t), "ts", first, rule)?;
     }
     if sign_of_any(price, true) {
-        let bad = |p: &f64| !(p.is_finite() && *p > 0.0);
-        if let Some(i) = price.iter().position(bad) {
-            return Err(Error::invalid(
-                format!("price[{}]", first + i),
-                first + i,
-                format!("must be positive and finite, got {}", price[i]),
-            ));
-        }
+        first_bad(price, |p| p.is_finite() && p > 0.0, "price", first, "must be positive and finite")?;
     }
     if sign_of_any(qty, false) {
-        let bad = |q: &f64| !(q.is_finite() && *q >= 0.0);
-        if let Some(i) = qty.iter().position(bad) {
-            return Err(Error::invalid(
-                format!("qty[{}]", first + i),
-                first + i,
-                format!("must be finite and non-negative, got {}", qty[i]),
-            ));
-        }
+        first_bad(qty, |q| q.is_finite() && q >= 0.0, "qty", first, "must be finite and non-negative")?;
     }
     Ok(())
+}
+
+/// An error naming the first of `values` that breaks `rule`, if any.
+fn first_bad<T: Copy + fmt::Display>(
+    values: &[T],
+    ok: impl Fn(T) -> bool,
+    name: &str,
+    first: usize,
+    rule: &str,
+) -> Result<()> {
+    match values.iter().position(|&v| !ok(v)) {
+        Some(i) => {
+            Err(Error::invalid(format!("{name}[{}]", first + i), first + i, format!("{rule}, got {}", values[i])))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Whether any value might be negative, infinite or NaN (or zero, with `zero_is_bad`), judged

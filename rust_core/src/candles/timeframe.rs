@@ -136,7 +136,8 @@ mod tests {
 
     #[test]
     fn base_divides_everything() {
-        let frames: Vec<Timeframe> = ["1m", "5m", "15m", "1h", "4h", "1d", "1w"].iter().map(|t| t.parse().unwrap()).collect();
+        let frames: Vec<Timeframe> =
+            ["1m", "5m", "15m", "1h", "4h", "1d", "1w"].iter().map(|t| t.parse().unwrap()).collect();
         assert_eq!(base_of(&frames).ms(), MINUTE);
         let odd: Vec<Timeframe> = ["90s", "1m"].iter().map(|t| t.parse().unwrap()).collect();
         assert_eq!(base_of(&odd).ms(), 30 * SECOND);

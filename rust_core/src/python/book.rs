@@ -159,8 +159,7 @@ impl PyOrderBook {
             let flat: Vec<f64> =
                 self.inner.side(s)?.iter().take(n).flat_map(|(p, q)| [p.to_f64(), q.to_f64()]).collect();
             let rows = flat.len() / 2;
-            let array = Array2::from_shape_vec((rows, 2), flat)
-                .map_err(|e| Error::argument("n", e.to_string()))?;
+            let array = Array2::from_shape_vec((rows, 2), flat).map_err(|e| Error::argument("n", e.to_string()))?;
             Ok(array.into_pyarray(py))
         };
         Ok((side(Side::Bid)?, side(Side::Ask)?))

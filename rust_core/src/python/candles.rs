@@ -53,10 +53,10 @@ fn candles_of(closed: Vec<(Timeframe, BarColumns)>) -> Vec<PyCandle> {
             close: b.close,
             volume: b.volume,
             quote_volume: b.quote_volume,
-            trades: b.trades,
+            trades: i64::try_from(b.trades).unwrap_or(i64::MAX),
             taker_buy_volume: b.taker_buy_volume,
             taker_buy_quote_volume: b.taker_buy_quote_volume,
-            vwap: b.vwap,
+            vwap: b.vwap(),
         }));
     }
     out
@@ -181,12 +181,8 @@ impl PyCandleAggregator {
         qty: PyReadonlyArray1<'py, f64>,
         taker_buy: PyReadonlyArray1<'py, bool>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (ts, px, q, buy) = (
-            slice(&ts_ms, "ts_ms")?,
-            slice(&price, "price")?,
-            slice(&qty, "qty")?,
-            slice(&taker_buy, "taker_buy")?,
-        );
+        let (ts, px, q, buy) =
+            (slice(&ts_ms, "ts_ms")?, slice(&price, "price")?, slice(&qty, "qty")?, slice(&taker_buy, "taker_buy")?);
         let inner = &mut self.inner;
         let closed = py.detach(|| inner.push_columns(ts, px, q, buy).map(|()| inner.take_closed()))?;
         columns_of(py, closed)

@@ -81,7 +81,11 @@ fn walk_depth<'a>(raw: &'a [u8], levels: &mut Levels) -> Result<(DepthFields<'a>
             }
             b"s" | b"symbol" if c.peek() == Some(b'"') => {
                 let value = Some((c.string()?, at.unwrap_or(0)));
-                if key == b"s" { f.symbol = value } else { f.snapshot_symbol = value }
+                if key == b"s" {
+                    f.symbol = value
+                } else {
+                    f.snapshot_symbol = value
+                }
                 return Ok(());
             }
             b"U" => f.first = at,
@@ -122,8 +126,7 @@ fn wrong_venue(venue: Venue, detail: &str, offset: usize) -> Error {
 /// `btcusdt@depth20@100ms` is a partial-depth stream: top-N snapshots shaped like diffs (futures)
 /// or like REST snapshots (spot). Only the name tells them apart, and they must not touch a book.
 fn is_partial_depth_stream(stream: &[u8]) -> bool {
-    memchr::memmem::find(stream, b"@depth")
-        .is_some_and(|i| stream.get(i + 6).is_some_and(u8::is_ascii_digit))
+    memchr::memmem::find(stream, b"@depth").is_some_and(|i| stream.get(i + 6).is_some_and(u8::is_ascii_digit))
 }
 
 pub(super) fn parse_depth(venue: Venue, symbol: &str, raw: &[u8], levels: &mut Levels) -> Result<Depth> {
@@ -199,7 +202,11 @@ pub(super) fn parse_depth(venue: Venue, symbol: &str, raw: &[u8], levels: &mut L
     let first_id = u64_at(raw, first_at, "U")?;
     let last_id = u64_at(raw, last_at, "u")?;
     if first_id > last_id {
-        return Err(Error::invalid("U", first_at, format!("first update id {first_id} is after last update id {last_id}")));
+        return Err(Error::invalid(
+            "U",
+            first_at,
+            format!("first update id {first_id} is after last update id {last_id}"),
+        ));
     }
     if !f.bids {
         return Err(Error::MissingField { field: "b", offset: end });
@@ -321,18 +328,48 @@ mod tests {
     }
 
     #[rstest]
-    #[case::missing_u(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"pu":9,"b":[],"a":[]}"#, "missing field 'u'")]
-    #[case::missing_bids(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"a":[]}"#, "missing field 'b'")]
-    #[case::negative_qty(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0","-2"]],"a":[]}"#, "'b[0] quantity' at byte 79")]
-    #[case::non_numeric(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[],"a":[["abc","1"]]}"#, "'a[0] price'")]
+    #[case::missing_u(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"pu":9,"b":[],"a":[]}"#,
+        "missing field 'u'"
+    )]
+    #[case::missing_bids(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"a":[]}"#,
+        "missing field 'b'"
+    )]
+    #[case::negative_qty(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0","-2"]],"a":[]}"#,
+        "'b[0] quantity' at byte 79"
+    )]
+    #[case::non_numeric(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[],"a":[["abc","1"]]}"#,
+        "'a[0] price'"
+    )]
     #[case::string_id(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":"10","u":11,"pu":9,"b":[],"a":[]}"#, "'U'")]
-    #[case::reversed_ids(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":12,"u":11,"pu":9,"b":[],"a":[]}"#, "is after last update id")]
-    #[case::wrong_symbol(r#"{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":10,"u":11,"pu":9,"b":[],"a":[]}"#, "expected 'BTCUSDT', got 'ETHUSDT'")]
+    #[case::reversed_ids(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":12,"u":11,"pu":9,"b":[],"a":[]}"#,
+        "is after last update id"
+    )]
+    #[case::wrong_symbol(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":10,"u":11,"pu":9,"b":[],"a":[]}"#,
+        "expected 'BTCUSDT', got 'ETHUSDT'"
+    )]
     #[case::spot_on_futures(r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":11,"b":[],"a":[]}"#, "no 'pu'")]
-    #[case::coinm_on_usdm(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","ps":"BTCUSD","U":10,"u":11,"pu":9,"b":[],"a":[]}"#, "COIN-M")]
-    #[case::bybit(r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":2,"seq":3}}"#, "Bybit")]
-    #[case::truncated(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0","#, "malformed JSON at byte 78")]
-    #[case::short_level(r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0"]],"a":[]}"#, "needs a price and a quantity")]
+    #[case::coinm_on_usdm(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","ps":"BTCUSD","U":10,"u":11,"pu":9,"b":[],"a":[]}"#,
+        "COIN-M"
+    )]
+    #[case::bybit(
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":2,"seq":3}}"#,
+        "Bybit"
+    )]
+    #[case::truncated(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0","#,
+        "malformed JSON at byte 78"
+    )]
+    #[case::short_level(
+        r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":10,"u":11,"pu":9,"b":[["1.0"]],"a":[]}"#,
+        "needs a price and a quantity"
+    )]
     fn bad_messages_say_what_and_where(#[case] raw: &str, #[case] needle: &str) {
         let err = parse(Venue::BinanceUsdm, raw).unwrap_err().to_string();
         assert!(err.contains(needle), "{err}");
@@ -355,7 +392,8 @@ mod tests {
         assert_eq!(parse_trades(raw, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), 1);
         let agg = br#"{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1.5","q":"2","f":1,"l":2,"T":7,"m":false}"#;
         assert_eq!(parse_trades(agg, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), 1);
-        let insurance = br#"{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","X":"INSURANCE_FUND","m":true}"#;
+        let insurance =
+            br#"{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","X":"INSURANCE_FUND","m":true}"#;
         assert_eq!(parse_trades(insurance, &mut |_: &[u8], _| {}).unwrap(), 0);
         assert_eq!(got[0].1, Trade { ts_ms: 1_723_161_256_322, price: 61800.3, qty: 0.006, taker_buy: false });
         assert_eq!(got[1].1, Trade { ts_ms: 7, price: 1.5, qty: 2.0, taker_buy: true });

@@ -33,7 +33,11 @@ fn walk_depth<'a>(raw: &'a [u8], levels: &mut Levels) -> Result<DepthFields<'a>>
         match key {
             b"topic" | b"type" if c.peek() == Some(b'"') => {
                 let value = Some((c.string()?, at.unwrap_or(0)));
-                if key == b"topic" { f.topic = value } else { f.kind = value }
+                if key == b"topic" {
+                    f.topic = value
+                } else {
+                    f.kind = value
+                }
                 Ok(())
             }
             // The book itself: `data` on the stream, `result` in the REST response.
@@ -249,7 +253,10 @@ mod tests {
         let restart = delta.replace("20254868", "1");
         assert!(matches!(parse(&restart).unwrap().0, Depth::Book(DepthHeader { kind: DepthKind::Snapshot, .. })));
         let rest = r#"{"retCode":0,"retMsg":"OK","result":{"s":"XRPUSDT","a":[["1.9532","10"]],"b":[["1.9531","6203"]],"ts":1,"u":42,"seq":7,"cts":1},"retExtInfo":{},"time":2}"#;
-        assert!(matches!(parse(rest).unwrap().0, Depth::Book(DepthHeader { kind: DepthKind::Snapshot, last_id: 42, .. })));
+        assert!(matches!(
+            parse(rest).unwrap().0,
+            Depth::Book(DepthHeader { kind: DepthKind::Snapshot, last_id: 42, .. })
+        ));
     }
 
     #[rstest]
@@ -261,9 +268,18 @@ mod tests {
     }
 
     #[rstest]
-    #[case(r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":2}}"#, "expected 'XRPUSDT', got 'BTCUSDT'")]
-    #[case(r#"{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT","b":[],"a":[]}}"#, "missing field 'u'")]
-    #[case(r#"{"topic":"orderbook.50.XRPUSDT","type":"weird","ts":1,"data":{"s":"XRPUSDT","b":[],"a":[],"u":2}}"#, "'type'")]
+    #[case(
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":2}}"#,
+        "expected 'XRPUSDT', got 'BTCUSDT'"
+    )]
+    #[case(
+        r#"{"topic":"orderbook.50.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT","b":[],"a":[]}}"#,
+        "missing field 'u'"
+    )]
+    #[case(
+        r#"{"topic":"orderbook.50.XRPUSDT","type":"weird","ts":1,"data":{"s":"XRPUSDT","b":[],"a":[],"u":2}}"#,
+        "'type'"
+    )]
     #[case(r#"{"retCode":10001,"retMsg":"params error","result":{},"time":1}"#, "retCode 10001")]
     #[case(r#"{"e":"depthUpdate","E":1,"s":"XRPUSDT","U":1,"u":2,"b":[],"a":[]}"#, "Binance message")]
     fn bad_messages(#[case] raw: &str, #[case] needle: &str) {

@@ -331,7 +331,13 @@ mod tests {
             }
             assert_eq!(c.pos(), text.len());
         }
-        for bad in [r#"[["0","1"]]"#, r#"[["1.","1"]]"#, r#"[["1","-1"]]"#, r#"[["18446744073.709551616","1"]]"#, r#"[["1","0.0000000001"]]"#] {
+        for bad in [
+            r#"[["0","1"]]"#,
+            r#"[["1.","1"]]"#,
+            r#"[["1","-1"]]"#,
+            r#"[["18446744073.709551616","1"]]"#,
+            r#"[["1","0.0000000001"]]"#,
+        ] {
             let mut out = vec![];
             assert_eq!(levels_fast(bad.as_bytes(), 0, &mut out), None, "{bad}");
             assert!(read_levels(&mut Cursor::new(bad.as_bytes()), "b", &mut out).is_err(), "{bad}");
