@@ -213,3 +213,22 @@ def test_aggregate_without_sides_reports_unknown_taker_volume() -> None:
     tables = candles.aggregate([0, 1, 60_000], [1.0, 2.0, 3.0], [1.0, 1.0, 1.0], timeframes=["1m"])
     assert np.isnan(tables["1m"].column("taker_buy_volume").to_numpy()).all()
     assert tables["1m"].column("volume").to_pylist() == [2.0, 1.0]
+
+
+def test_a_bad_trade_message_adds_nothing() -> None:
+    """A Bybit message carries several trades: one bad trade refuses the whole message."""
+    agg = CandleAggregator(["1m"])
+    good = {"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "16578.50", "i": "a", "BT": False}
+    in_nanoseconds = {**good, "T": 1672304486866 * 1_000_000, "i": "b"}
+    message = {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 1, "data": [good, in_nanoseconds]}
+    with pytest.raises(tradecore.InvalidValueError, match="trade\\[1\\]"):
+        agg.push_message(json.dumps(message))
+    assert agg.trade_count == 0 and agg.symbol is None
+    other_symbol = {**good, "s": "ETHUSDT", "i": "c"}
+    with pytest.raises(tradecore.WrongSymbolError):
+        agg.push_message(json.dumps({**message, "data": [good, other_symbol]}))
+    assert agg.trade_count == 0 and agg.symbol is None
+    agg.push_message(json.dumps({**message, "data": [good, {**good, "S": "Sell", "i": "d"}]}))
+    assert agg.trade_count == 2 and agg.symbol == "BTCUSDT"
+    bar = agg.flush()[0]
+    assert (bar.trades, bar.volume, bar.taker_buy_volume) == (2, 0.002, 0.001)

@@ -271,3 +271,23 @@ proptest! {
         prop_assert_eq!(b.asks.iter().collect::<Vec<_>>(), want_asks);
     }
 }
+
+#[test]
+fn the_buffer_is_bounded_and_drops_its_oldest_diffs() {
+    let mut b = book(Venue::BinanceSpot);
+    let extra = 10;
+    for u in 1..=(MAX_BUFFERED_MESSAGES as u64 + extra) {
+        assert_eq!(apply(&mut b, &spot_diff(u, u, &[], &[])), Status::Buffered);
+    }
+    assert_eq!(b.buffered(), MAX_BUFFERED_MESSAGES);
+    assert_eq!(b.stats().buffered_dropped, extra);
+    // The dropped diffs are gone: a snapshot that needed them is too old ...
+    assert_eq!(apply(&mut b, &snapshot(5, &[(10, 1)], &[(11, 1)])), Status::Stale);
+    assert!(
+        matches!(b.out_of_sync(), Some(OutOfSync::SnapshotTooOld { first_buffered, .. }) if *first_buffered == extra + 1)
+    );
+    // ... and one taken after them syncs, replaying what is still buffered.
+    assert_eq!(apply(&mut b, &snapshot(extra + 5, &[(10, 1)], &[(11, 1)])), Status::Snapshot);
+    assert_eq!(b.last_update_id(), Some(MAX_BUFFERED_MESSAGES as u64 + extra));
+    assert_eq!(b.buffered(), 0);
+}

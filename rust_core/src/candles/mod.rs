@@ -421,12 +421,26 @@ impl Aggregator {
         self.bar = Bar::empty(self.start);
     }
 
-    /// Adds one trade. Prices must be positive and finite, quantities finite and non-negative
-    /// (checked by `validate`).
+    /// Adds one trade. Prices must be positive and finite, quantities finite and non-negative,
+    /// timestamps milliseconds from 1970 to 2248; a bad trade is refused and changes nothing.
     #[inline]
     pub fn push(&mut self, trade: &Trade) -> Result<()> {
-        check_trade(trade).map_err(|reason| Error::invalid("trade", 0, reason))?;
-        self.push_unchecked(trade.ts_ms, trade.price, trade.qty, trade.taker_buy)
+        self.push_trades(std::slice::from_ref(trade))
+    }
+
+    /// Adds the trades of one message: all are checked before any is applied.
+    pub fn push_trades(&mut self, trades: &[Trade]) -> Result<()> {
+        for (i, t) in trades.iter().enumerate() {
+            check_trade(t).map_err(|reason| Error::invalid(format!("trade[{i}]"), i, reason))?;
+        }
+        if self.options.late == Late::Error && trades.len() > 1 {
+            let ts: Vec<i64> = trades.iter().map(|t| t.ts_ms).collect();
+            self.check_no_late(&ts)?;
+        }
+        for t in trades {
+            self.push_unchecked(t.ts_ms, t.price, t.qty, t.taker_buy)?;
+        }
+        Ok(())
     }
 
     #[inline(always)]

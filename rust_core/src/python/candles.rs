@@ -90,6 +90,8 @@ pub struct PyCandleAggregator {
     inner: Aggregator,
     /// Trades of other symbols are refused; adopted from the first trade message if not given.
     symbol: Option<String>,
+    /// The trades of the message being pushed, reused from one message to the next.
+    scratch: Vec<Trade>,
 }
 
 impl PyCandleAggregator {
@@ -97,19 +99,31 @@ impl PyCandleAggregator {
         if self.inner.has_closed() { candles_of(self.inner.take_closed()) } else { Vec::new() }
     }
 
-    fn check_symbol(&mut self, found: &[u8]) -> Result<()> {
-        match &self.symbol {
-            Some(want) if !found.eq_ignore_ascii_case(want.as_bytes()) => Err(Error::WrongSymbol {
-                expected: want.clone(),
-                found: String::from_utf8_lossy(found).into_owned(),
-                offset: 0,
-            }),
-            Some(_) => Ok(()),
-            None => {
-                self.symbol = Some(String::from_utf8_lossy(found).to_ascii_uppercase());
-                Ok(())
+    /// Parses a whole trade message, checks its symbols, then adds its trades at once: a bad
+    /// message adds nothing.
+    fn push_parsed(&mut self, raw: &[u8], trades: &mut Vec<Trade>) -> Result<()> {
+        let mut first_symbol: Option<String> = None;
+        let mut other_symbol: Option<String> = None;
+        let expected = self.symbol.as_deref();
+        parse_trades(raw, |sym, trade| {
+            match expected.or(first_symbol.as_deref()) {
+                Some(want) if !sym.eq_ignore_ascii_case(want.as_bytes()) => {
+                    other_symbol.get_or_insert_with(|| String::from_utf8_lossy(sym).into_owned());
+                }
+                Some(_) => {}
+                None => first_symbol = Some(String::from_utf8_lossy(sym).to_ascii_uppercase()),
             }
+            trades.push(trade);
+        })?;
+        let symbol = self.symbol.clone().or(first_symbol);
+        if let Some(found) = other_symbol {
+            return Err(Error::WrongSymbol { expected: symbol.unwrap_or_default(), found, offset: 0 });
         }
+        self.inner.push_trades(trades)?;
+        if !trades.is_empty() {
+            self.symbol = symbol;
+        }
+        Ok(())
     }
 }
 
@@ -125,7 +139,7 @@ impl PyCandleAggregator {
             other => return Err(Error::argument("late", format!("expected 'drop' or 'error', got '{other}'")).into()),
         };
         let inner = Aggregator::new(&tfs, Options { fill_gaps, late })?;
-        Ok(Self { inner, symbol: symbol.map(|s| s.to_ascii_uppercase()) })
+        Ok(Self { inner, symbol: symbol.map(|s| s.to_ascii_uppercase()), scratch: Vec::new() })
     }
 
     #[getter]
@@ -159,14 +173,11 @@ impl PyCandleAggregator {
     /// Adds the trades of one raw message (Binance trade/aggTrade, Bybit publicTrade); returns
     /// the bars they closed. Other messages are ignored. Nothing is added if the message is bad.
     fn push_message(&mut self, raw: &Bound<'_, PyAny>) -> PyResult<Vec<PyCandle>> {
-        let mut trades: Vec<(Vec<u8>, Trade)> = Vec::new();
-        parse_trades(message_bytes(raw)?, |sym, t| trades.push((sym.to_vec(), t)))?;
-        for (sym, _) in &trades {
-            self.check_symbol(sym)?;
-        }
-        for (_, t) in &trades {
-            self.inner.push(t)?;
-        }
+        let mut trades = std::mem::take(&mut self.scratch);
+        trades.clear();
+        let outcome = self.push_parsed(message_bytes(raw)?, &mut trades);
+        self.scratch = trades;
+        outcome?;
         Ok(self.closed())
     }
 

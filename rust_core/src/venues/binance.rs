@@ -235,8 +235,10 @@ struct TradeFields<'a> {
     kind: Option<&'a [u8]>,
 }
 
-pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) -> Result<usize> {
+/// The trades of a Binance message; `None` when it is a Bybit message (it has a `topic`).
+pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) -> Result<Option<usize>> {
     let mut f = TradeFields::default();
+    let mut bybit = false;
     let env = walk(raw, |c, key| {
         let at = c.peek().map(|_| c.pos());
         match key {
@@ -256,15 +258,19 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
             b"p" => f.price = at,
             b"q" => f.qty = at,
             b"m" => f.buyer_maker = at,
+            b"topic" | b"retCode" | b"op" => bybit = true,
             _ => {}
         }
         c.skip_value()
     })?;
+    if bybit {
+        return Ok(None);
+    }
     if !matches!(f.event, Some(b"trade" | b"aggTrade")) {
-        return Ok(0);
+        return Ok(Some(0));
     }
     if f.kind.is_some_and(|k| k != b"MARKET") {
-        return Ok(0);
+        return Ok(Some(0));
     }
     let end = env.event_end;
     let need = |at: At, field: &'static str| at.ok_or(Error::MissingField { field, offset: end });
@@ -278,7 +284,7 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
     }
     // Binance's `m` says the buyer was the maker, i.e. the aggressor sold.
     on_trade(symbol, Trade { ts_ms, price, qty, taker_buy: !buyer_maker });
-    Ok(1)
+    Ok(Some(1))
 }
 
 #[cfg(test)]
@@ -389,12 +395,12 @@ mod tests {
     fn trades_and_agg_trades() {
         let mut got = vec![];
         let raw = br#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1723161256322,"s":"BTCUSDT","t":5,"p":"61800.30","q":"0.006","X":"MARKET","m":true}}"#;
-        assert_eq!(parse_trades(raw, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), 1);
+        assert_eq!(parse_trades(raw, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), Some(1));
         let agg = br#"{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1.5","q":"2","f":1,"l":2,"T":7,"m":false}"#;
-        assert_eq!(parse_trades(agg, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), 1);
+        assert_eq!(parse_trades(agg, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), Some(1));
         let insurance =
             br#"{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","X":"INSURANCE_FUND","m":true}"#;
-        assert_eq!(parse_trades(insurance, &mut |_: &[u8], _| {}).unwrap(), 0);
+        assert_eq!(parse_trades(insurance, &mut |_: &[u8], _| {}).unwrap(), Some(0));
         assert_eq!(got[0].1, Trade { ts_ms: 1_723_161_256_322, price: 61800.3, qty: 0.006, taker_buy: false });
         assert_eq!(got[1].1, Trade { ts_ms: 7, price: 1.5, qty: 2.0, taker_buy: true });
     }

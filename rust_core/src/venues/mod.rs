@@ -153,40 +153,11 @@ pub struct Trade {
 /// insurance-fund or ADL fills) are skipped: they are not part of the public tape that
 /// exchange klines are built from.
 pub fn parse_trades(raw: &[u8], mut on_trade: impl FnMut(&[u8], Trade)) -> Result<usize> {
-    let mut c = Cursor::new(raw);
-    if c.peek() != Some(b'{') {
-        c.skip_value()?;
-        c.finish()?;
-        return Ok(0);
+    // One walk for Binance messages; it notices a Bybit message by its `topic` and hands over.
+    match binance::parse_trades(raw, &mut on_trade)? {
+        Some(count) => Ok(count),
+        None => bybit::parse_trades(raw, &mut on_trade),
     }
-    let kind = sniff(raw)?;
-    let count = match kind {
-        Family::Bybit => bybit::parse_trades(raw, &mut on_trade)?,
-        Family::Binance => binance::parse_trades(raw, &mut on_trade)?,
-    };
-    Ok(count)
-}
-
-/// Which exchange family a message's top-level keys belong to.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Family {
-    Binance,
-    Bybit,
-}
-
-/// Bybit v5 messages carry `topic` (streams), `retCode` (REST) or `op` (control acks) at the
-/// top level; Binance messages never do.
-fn sniff(raw: &[u8]) -> Result<Family> {
-    let mut c = Cursor::new(raw);
-    let mut family = Family::Binance;
-    c.object(|c, key| {
-        if matches!(key, b"topic" | b"retCode" | b"op") {
-            family = Family::Bybit;
-        }
-        c.skip_value()
-    })?;
-    c.finish()?;
-    Ok(family)
 }
 
 /// Reads a `[[price, qty], ...]` array into `out`. `side` names the field in errors.
