@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::Error;
+use crate::venues::Trade;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
