@@ -232,3 +232,13 @@ def test_a_bad_trade_message_adds_nothing() -> None:
     assert agg.trade_count == 2 and agg.symbol == "BTCUSDT"
     bar = agg.flush()[0]
     assert (bar.trades, bar.volume, bar.taker_buy_volume) == (2, 0.002, 0.001)
+
+
+def test_a_silence_too_long_to_fill_is_left_as_a_counted_gap() -> None:
+    """Filling 12 days of 1s bars would write a million flat bars: the gap stays, and is counted."""
+    agg = CandleAggregator(["1s", "1d"])
+    agg.push(1_700_000_000_000, 10.0, 1.0, True)
+    closed = agg.push(1_700_000_000_000 + 12 * 86_400_000, 11.0, 1.0, True)
+    assert dict(agg.gaps_unfilled) == {"1s": 1, "1d": 0}
+    assert [b.open_time for b in closed if b.timeframe == "1s"] == [1_700_000_000_000]
+    assert len([b for b in closed if b.timeframe == "1d"]) == 12  # daily bars are filled as usual

@@ -113,7 +113,7 @@ def replay_recording(
         levels += int(rows["levels"].sum())
         tables.append(_table(rows))
         error_count += bad
-        errors.extend(first_errors[: max(0, 1000 - len(errors))])
+        errors.extend(first_errors[: max(0, recording.ERROR_DETAILS - len(errors))])
 
     for chunk in recording.chunks(path, on_progress=on_progress):
         if book is None:

@@ -136,7 +136,7 @@ def from_recording(
             chunk.data, symbol=chosen, first_line=chunk.first_line, strict=strict
         )
         error_count += bad
-        errors.extend(first_errors[: max(0, 1000 - len(errors))])
+        errors.extend(first_errors[: max(0, recording.ERROR_DETAILS - len(errors))])
         if chosen is None and symbols:
             if len(symbols) > 1:
                 raise RecordingError(

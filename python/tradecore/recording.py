@@ -7,7 +7,6 @@ Recordings are read in chunks of whole lines so memory stays bounded however lon
 from __future__ import annotations
 
 import gzip
-import io
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import IO, cast
 from tradecore.errors import RecordingError
 
 CHUNK_BYTES = 8 << 20
+#: Bad lines whose details a replay keeps (all are counted); the Rust core keeps as many per chunk.
+ERROR_DETAILS = 1000
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -93,13 +94,3 @@ def size(path: str | Path) -> int:
         return Path(path).stat().st_size
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such recording") from None
-
-
-def read_all(path: str | Path) -> bytes:
-    """The whole decompressed recording in memory (for benchmarks and small files)."""
-    out = io.BytesIO()
-    for chunk in chunks(path):
-        out.write(chunk.data)
-        if not chunk.data.endswith(b"\n"):
-            out.write(b"\n")
-    return out.getvalue()

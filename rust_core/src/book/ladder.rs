@@ -179,10 +179,6 @@ impl Ladder {
         }
     }
 
-    pub fn side(&self) -> Side {
-        self.side
-    }
-
     /// Number of price levels.
     pub fn len(&self) -> usize {
         self.in_window + self.outside.len
@@ -380,6 +376,7 @@ impl Ladder {
     }
 
     /// The quantity at exactly `price` (zero when there is no such level).
+    #[cfg(test)]
     pub fn qty_at(&self, price: Fixed) -> Fixed {
         let key = self.side.key(price);
         let i = self.slot(key) as usize;

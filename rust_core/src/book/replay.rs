@@ -1,7 +1,7 @@
 //! Replaying a whole recording through a book in one call, with the GIL released by the caller:
 //! the `tradecore book` command and the batch benchmark use it.
 
-use super::{OrderBook, Side, Status};
+use super::{Ladder, OrderBook, Status};
 use crate::error::Error;
 use crate::recording::{ErrorLog, LineError, lines};
 
@@ -85,13 +85,13 @@ impl OrderBook {
             if applied.status == Status::Ignored && !options.keep_ignored {
                 continue;
             }
-            let top = |side: Side| {
-                self.side(side)
-                    .ok()
-                    .and_then(|l| l.best())
-                    .map_or((f64::NAN, f64::NAN), |(p, q)| (p.to_f64(), q.to_f64()))
+            // Checked directly: `side()` would format the out-of-sync reason for every row.
+            let synced = self.synced();
+            let top = |ladder: &Ladder| match ladder.best() {
+                Some((p, q)) if synced => (p.to_f64(), q.to_f64()),
+                _ => (f64::NAN, f64::NAN),
             };
-            let (bid, ask) = (top(Side::Bid), top(Side::Ask));
+            let (bid, ask) = (top(&self.bids), top(&self.asks));
             rows.line.push(number);
             rows.recv_ts_ns.push(line.recv_ts_ns.unwrap_or(NO_TS));
             rows.status.push(applied.status as u8);

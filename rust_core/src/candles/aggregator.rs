@@ -155,10 +155,6 @@ impl Aggregator {
         self.frames.iter().map(|f| f.tf)
     }
 
-    pub fn base(&self) -> Timeframe {
-        self.base
-    }
-
     /// Trades accepted so far.
     pub fn trade_count(&self) -> u64 {
         self.trades

@@ -64,7 +64,8 @@ impl Bar {
     #[inline(always)]
     pub(super) fn add(&mut self, ts: i64, price: f64, qty: f64, taker_buy: bool) {
         self.add_extremes(price);
-        self.add_sums(ts, price, qty, taker_buy);
+        self.order(ts, price);
+        self.add_volumes(price, qty, taker_buy);
         self.trades += 1;
     }
 
@@ -73,13 +74,6 @@ impl Bar {
     pub(super) fn add_extremes(&mut self, price: f64) {
         self.high = if price > self.high { price } else { self.high };
         self.low = if price < self.low { price } else { self.low };
-    }
-
-    /// Open/close by time and the volumes.
-    #[inline(always)]
-    pub(super) fn add_sums(&mut self, ts: i64, price: f64, qty: f64, taker_buy: bool) {
-        self.order(ts, price);
-        self.add_volumes(price, qty, taker_buy);
     }
 
     /// The volumes, summed in trade order.

@@ -164,6 +164,12 @@ impl PyCandleAggregator {
         self.inner.timeframes().map(|t| t.to_string()).zip(self.inner.late_dropped()).collect()
     }
 
+    /// Silences longer than the gap-fill limit (1,000,000 bars), left unfilled: {"1s": n, ...}.
+    #[getter]
+    fn gaps_unfilled(&self) -> Vec<(String, u64)> {
+        self.inner.timeframes().map(|t| t.to_string()).zip(self.inner.gaps_unfilled()).collect()
+    }
+
     /// Adds one trade; returns the bars it closed.
     fn push(&mut self, ts_ms: i64, price: f64, qty: f64, taker_buy: bool) -> PyResult<Vec<PyCandle>> {
         self.inner.push(&Trade { ts_ms, price, qty, taker_buy })?;
