@@ -75,6 +75,15 @@ class InvalidArgumentError(TradecoreError, ValueError):
         self.name = name
 
 
+class InvalidBarError(TradecoreError, ValueError):
+    """A candle that cannot be scored: NaN or infinite, negative, or a high/low that does not
+    enclose open and close. ``index`` is the bar's position in the series."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 class RecordingError(TradecoreError):
     """A recording cannot be replayed to a trustworthy result (no snapshot, unhealed gap, ...)."""
 
@@ -82,6 +91,7 @@ class RecordingError(TradecoreError):
 __all__ = [
     "BookNotSyncedError",
     "InvalidArgumentError",
+    "InvalidBarError",
     "InvalidValueError",
     "LateTradeError",
     "MalformedMessageError",

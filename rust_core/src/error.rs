@@ -37,6 +37,11 @@ pub enum Error {
     #[error("late trade at {ts_ms} ms: the {timeframe} bar it belongs to closed at {closed_until_ms} ms")]
     LateTrade { ts_ms: i64, timeframe: String, closed_until_ms: i64 },
 
+    /// A candle that cannot be scored: NaN or infinite, negative, or high/low not enclosing
+    /// open and close. `index` is the bar's position in the series.
+    #[error("invalid bar {index}: {reason}")]
+    InvalidBar { index: u64, reason: String },
+
     /// A bad argument from the caller (unknown venue, bad timeframe, mismatched array lengths, ...).
     #[error("invalid argument '{name}': {reason}")]
     InvalidArgument { name: &'static str, reason: String },

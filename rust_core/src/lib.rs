@@ -1,11 +1,12 @@
 //! tradecore's Rust core: exchange depth messages to synced L2 books, trades to multi-timeframe
-//! bars. Pure Rust; the Python bindings live in `python/` behind the `python` cargo feature.
+//! bars, bars to candlestick patterns. Pure Rust; the Python bindings live in `python/` behind the `python` cargo feature.
 
 pub mod book;
 pub mod candles;
 pub mod decimal;
 pub mod error;
 pub mod json;
+pub mod patterns;
 pub mod recording;
 pub mod venues;
 

@@ -20,6 +20,7 @@ fn class_name(err: &Error) -> &'static str {
         Error::NotSynced { .. } => "BookNotSyncedError",
         Error::LateTrade { .. } => "LateTradeError",
         Error::InvalidArgument { .. } => "InvalidArgumentError",
+        Error::InvalidBar { .. } => "InvalidBarError",
     }
 }
 
@@ -38,6 +39,7 @@ pub(crate) fn exception<'py>(py: Python<'py>, err: &Error, line: Option<u64>) ->
             kwargs.set_item("timeframe", timeframe)?;
         }
         Error::InvalidArgument { name, .. } => kwargs.set_item("name", name)?,
+        Error::InvalidBar { index, .. } => kwargs.set_item("index", index)?,
         _ => {
             kwargs.set_item("field", err.field())?;
             kwargs.set_item("offset", err.offset())?;

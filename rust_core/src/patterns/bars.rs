@@ -1,0 +1,168 @@
+//! The window of recent candles the patterns read: OHLC and its geometry, column by column, plus
+//! every candle-setting average the enabled patterns need, precomputed once per candle.
+//!
+//! Positions `0..HISTORY` hold the candles before the current block, so a pattern at position `i`
+//! can read `i - 4` without a bounds check failing. The same window serves batch runs (a block of
+//! up to `BLOCK` candles at a time) and streaming (one candle at a time): one code path.
+
+use super::averages::Avg;
+
+/// Candles kept from the previous block: enough for the longest (5-candle) patterns.
+pub const HISTORY: usize = 8;
+/// Candles per block in batch runs.
+pub const BLOCK: usize = 120;
+/// Window length.
+pub const W: usize = HISTORY + BLOCK;
+
+pub struct Bars {
+    pub open: [f64; W],
+    pub high: [f64; W],
+    pub low: [f64; W],
+    pub close: [f64; W],
+    /// |close − open|
+    pub body: [f64; W],
+    /// high − max(open, close)
+    pub upper: [f64; W],
+    /// min(open, close) − low
+    pub lower: [f64; W],
+    /// high − low
+    pub range: [f64; W],
+    /// Average thresholds, one column per registered `Avg`.
+    pub(crate) avgs: Vec<[f64; W]>,
+    /// Global index (bar number since the start of the series) of position 0; negative while
+    /// the history positions precede the first bar.
+    pub(crate) base: i64,
+}
+
+impl Bars {
+    pub(crate) fn new(averages: usize) -> Self {
+        let zero = [0.0; W];
+        Self {
+            open: zero,
+            high: zero,
+            low: zero,
+            close: zero,
+            body: zero,
+            upper: zero,
+            lower: zero,
+            range: zero,
+            avgs: vec![zero; averages],
+            base: -(HISTORY as i64),
+        }
+    }
+
+    /// The bar number of position `i` (negative before the first bar).
+    #[inline]
+    pub fn index(&self, i: usize) -> i64 {
+        self.base + i as i64
+    }
+
+    /// The threshold `avg` for the candle at position `i`.
+    #[inline]
+    pub fn avg(&self, avg: Avg, i: usize) -> f64 {
+        self.avgs[avg.0][i]
+    }
+
+    /// TA-Lib's candle colour: white (+1) when close ≥ open, black (−1) otherwise.
+    #[inline]
+    pub fn color(&self, i: usize) -> i32 {
+        if self.close[i] >= self.open[i] { 1 } else { -1 }
+    }
+
+    #[inline]
+    pub fn white(&self, i: usize) -> bool {
+        self.close[i] >= self.open[i]
+    }
+
+    #[inline]
+    pub fn black(&self, i: usize) -> bool {
+        self.close[i] < self.open[i]
+    }
+
+    /// Top of the real body: max(open, close).
+    #[inline]
+    pub fn top(&self, i: usize) -> f64 {
+        self.open[i].max(self.close[i])
+    }
+
+    /// Bottom of the real body: min(open, close).
+    #[inline]
+    pub fn bottom(&self, i: usize) -> f64 {
+        self.open[i].min(self.close[i])
+    }
+
+    /// The real body of `later` is entirely above the real body of `earlier`.
+    #[inline]
+    pub fn body_gap_up(&self, later: usize, earlier: usize) -> bool {
+        self.bottom(later) > self.top(earlier)
+    }
+
+    /// The real body of `later` is entirely below the real body of `earlier`.
+    #[inline]
+    pub fn body_gap_down(&self, later: usize, earlier: usize) -> bool {
+        self.top(later) < self.bottom(earlier)
+    }
+
+    /// The whole candle `later` is above `earlier` (its low over the other's high).
+    #[inline]
+    pub fn gap_up(&self, later: usize, earlier: usize) -> bool {
+        self.low[later] > self.high[earlier]
+    }
+
+    /// The whole candle `later` is below `earlier`.
+    #[inline]
+    pub fn gap_down(&self, later: usize, earlier: usize) -> bool {
+        self.high[later] < self.low[earlier]
+    }
+
+    /// Writes `len` candles at positions `at..at + len` and derives their geometry.
+    pub(crate) fn load(&mut self, at: usize, open: &[f64], high: &[f64], low: &[f64], close: &[f64]) {
+        let end = at + open.len();
+        self.open[at..end].copy_from_slice(open);
+        self.high[at..end].copy_from_slice(high);
+        self.low[at..end].copy_from_slice(low);
+        self.close[at..end].copy_from_slice(close);
+        for i in at..end {
+            let (o, h, l, c) = (self.open[i], self.high[i], self.low[i], self.close[i]);
+            let white = c >= o;
+            self.body[i] = (c - o).abs();
+            self.upper[i] = h - if white { c } else { o };
+            self.lower[i] = if white { o } else { c } - l;
+            self.range[i] = h - l;
+        }
+    }
+
+    /// The measure a range type averages, for the candle at position `i`.
+    #[inline]
+    pub(crate) fn measure(&self, range: super::settings::RangeType, i: usize) -> f64 {
+        use super::settings::RangeType::*;
+        match range {
+            RealBody => self.body[i],
+            HighLow => self.range[i],
+            Shadows => self.upper[i] + self.lower[i],
+        }
+    }
+
+    /// Moves the last `HISTORY` positions to the front, making room for the next block.
+    pub(crate) fn shift(&mut self) {
+        fn keep(column: &mut [f64; W]) {
+            column.copy_within(W - HISTORY.., 0);
+        }
+        for column in [
+            &mut self.open,
+            &mut self.high,
+            &mut self.low,
+            &mut self.close,
+            &mut self.body,
+            &mut self.upper,
+            &mut self.lower,
+            &mut self.range,
+        ] {
+            keep(column);
+        }
+        for column in &mut self.avgs {
+            keep(column);
+        }
+        self.base += BLOCK as i64;
+    }
+}

@@ -1,0 +1,181 @@
+//! The fused pass: one window, every pattern, batch or streaming.
+
+use super::averages::Averages;
+use super::bars::{Bars, HISTORY, W};
+use super::catalog::{self, Entry};
+use super::pattern::Pattern;
+use super::settings::Settings;
+use crate::error::{Error, Result};
+
+pub struct PatternEngine {
+    names: Vec<&'static str>,
+    patterns: Vec<Box<dyn Pattern>>,
+    averages: Averages,
+    bars: Bars,
+    /// The next free position of the window.
+    next: usize,
+    /// Per pattern, the codes of the window's positions.
+    codes: Vec<[i32; W]>,
+    latest: Vec<i32>,
+    seen: u64,
+}
+
+impl PatternEngine {
+    /// An engine for the named patterns (all 61 when `None`), in the order given.
+    pub fn new(names: Option<&[&str]>, settings: &Settings) -> Result<Self> {
+        let all = catalog::entries();
+        let selected: Vec<Entry> = match names {
+            None => all,
+            Some(names) => {
+                let mut selected = Vec::with_capacity(names.len());
+                for name in names {
+                    let entry = all.iter().find(|e| e.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                        Error::argument("names", format!("'{name}' is not a TA-Lib candlestick pattern"))
+                    })?;
+                    if selected.iter().any(|e: &Entry| e.name == entry.name) {
+                        return Err(Error::argument("names", format!("'{name}' is listed twice")));
+                    }
+                    selected.push(*entry);
+                }
+                selected
+            }
+        };
+        let mut averages = Averages::default();
+        let patterns: Vec<Box<dyn Pattern>> = selected.iter().map(|e| e.instantiate(&mut averages, settings)).collect();
+        Ok(Self {
+            names: selected.iter().map(|e| e.name).collect(),
+            bars: Bars::new(averages.len()),
+            averages,
+            next: HISTORY,
+            codes: vec![[0; W]; patterns.len()],
+            latest: vec![0; patterns.len()],
+            patterns,
+            seen: 0,
+        })
+    }
+
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// Bars pushed so far.
+    pub fn bars_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Each pattern's lookback under this engine's settings.
+    pub fn lookbacks(&self) -> Vec<usize> {
+        self.patterns.iter().map(|p| p.lookback()).collect()
+    }
+
+    /// One new candle; returns the codes of every pattern for it. A bad candle is refused and
+    /// leaves the engine unchanged.
+    pub fn push(&mut self, open: f64, high: f64, low: f64, close: f64) -> Result<&[i32]> {
+        validate(&[open], &[high], &[low], &[close], self.seen)?;
+        self.feed(&[open], &[high], &[low], &[close], &mut |_, _, _| {});
+        let newest = self.next - 1;
+        for (latest, codes) in self.latest.iter_mut().zip(&self.codes) {
+            *latest = codes[newest];
+        }
+        Ok(&self.latest)
+    }
+
+    /// A series of candles; writes pattern `p`'s code for candle `k` to `out[p * n + k]`.
+    /// Validated whole first: on error nothing is consumed.
+    pub fn run(&mut self, open: &[f64], high: &[f64], low: &[f64], close: &[f64], out: &mut [i32]) -> Result<()> {
+        let n = open.len();
+        if out.len() != n * self.patterns.len() {
+            return Err(Error::argument("out", format!("needs {} codes, has {}", n * self.patterns.len(), out.len())));
+        }
+        validate(open, high, low, close, self.seen)?;
+        let mut written = 0;
+        self.feed(open, high, low, close, &mut |engine, from, to| {
+            for (p, codes) in engine.codes.iter().enumerate() {
+                out[p * n + written..p * n + written + to - from].copy_from_slice(&codes[from..to]);
+            }
+            written += to - from;
+        });
+        Ok(())
+    }
+
+    /// Quality (0–1) of pattern `p` found on the newest candle.
+    pub fn quality_of_newest(&self, p: usize) -> f64 {
+        self.patterns[p].quality(&self.bars, self.next - 1)
+    }
+
+    /// Loads candles block by block, scores every pattern and hands each block to `sink`
+    /// (with the block's positions) while it is still in the window.
+    fn feed(
+        &mut self,
+        open: &[f64],
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+        sink: &mut dyn FnMut(&Self, usize, usize),
+    ) {
+        let mut done = 0;
+        while done < open.len() {
+            if self.next == W {
+                self.bars.shift();
+                self.averages.shift();
+                self.next = HISTORY;
+            }
+            let (from, take) = (self.next, (W - self.next).min(open.len() - done));
+            let to = from + take;
+            let part = done..done + take;
+            self.bars.load(from, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part]);
+            self.averages.update(&mut self.bars, from, to);
+            for (pattern, codes) in self.patterns.iter_mut().zip(self.codes.iter_mut()) {
+                pattern.scan(&self.bars, from, to, codes);
+                let lookback = pattern.lookback() as i64;
+                if self.bars.index(from) < lookback {
+                    for (i, code) in codes.iter_mut().enumerate().take(to).skip(from) {
+                        if self.bars.index(i) < lookback {
+                            *code = 0;
+                        }
+                    }
+                }
+            }
+            self.next = to;
+            self.seen += take as u64;
+            sink(self, from, to);
+            done += take;
+        }
+    }
+}
+
+/// Checks that every candle can be scored: same-length columns, finite non-negative prices,
+/// and high/low enclosing open and close. `first` is the bar number of the first candle.
+pub fn validate(open: &[f64], high: &[f64], low: &[f64], close: &[f64], first: u64) -> Result<()> {
+    let n = open.len();
+    if high.len() != n || low.len() != n || close.len() != n {
+        return Err(Error::argument(
+            "bars",
+            format!(
+                "open, high, low, close have different lengths: {n}, {}, {}, {}",
+                high.len(),
+                low.len(),
+                close.len()
+            ),
+        ));
+    }
+    for k in 0..n {
+        let (o, h, l, c) = (open[k], high[k], low[k], close[k]);
+        let bad = |reason: String| Err(Error::InvalidBar { index: first + k as u64, reason });
+        for (name, v) in [("open", o), ("high", h), ("low", l), ("close", c)] {
+            if !v.is_finite() {
+                return bad(format!("{name} is {v}"));
+            }
+            if v < 0.0 {
+                return bad(format!("{name} is negative ({v})"));
+            }
+        }
+        if h < o.max(c) {
+            return bad(format!("high {h} is below the body (open {o}, close {c})"));
+        }
+        if l > o.min(c) {
+            return bad(format!("low {l} is above the body (open {o}, close {c})"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Engine tests that need no reference library: streaming equals batch, validation, lookbacks.
+//! Parity with TA-Lib itself is tested from Python (`tests/test_patterns_parity.py`), and during
+//! development against a fixture file (`talib_fixture` below).
+
+use super::*;
+
+fn series(n: usize, seed: u64) -> [Vec<f64>; 4] {
+    // A coarse-tick random walk: ties, dojis and flat bars happen often.
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move |m: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    };
+    let (mut o, mut h, mut l, mut c) = (vec![], vec![], vec![], vec![]);
+    let mut price = 100.0f64;
+    for _ in 0..n {
+        let open = (price + next(5) as f64 - 2.0).max(1.0);
+        let close = (open + next(9) as f64 - 4.0).max(1.0);
+        let high = open.max(close) + next(3) as f64;
+        let low = (open.min(close) - next(3) as f64).max(0.5);
+        price = close;
+        o.push(open);
+        h.push(high);
+        l.push(low);
+        c.push(close);
+    }
+    [o, h, l, c]
+}
+
+#[test]
+fn streaming_equals_batch_at_every_index() {
+    let [o, h, l, c] = series(1000, 7);
+    let settings = Settings::default();
+    let mut batch = PatternEngine::new(None, &settings).unwrap();
+    let p = batch.names().len();
+    let mut out = vec![0; p * o.len()];
+    batch.run(&o, &h, &l, &c, &mut out).unwrap();
+    let mut stream = PatternEngine::new(None, &settings).unwrap();
+    for k in 0..o.len() {
+        let codes = stream.push(o[k], h[k], l[k], c[k]).unwrap().to_vec();
+        for (j, code) in codes.iter().enumerate() {
+            assert_eq!(*code, out[j * o.len() + k], "{} at {k}", batch.names()[j]);
+        }
+    }
+}
+
+#[test]
+fn chunking_does_not_change_codes() {
+    let [o, h, l, c] = series(777, 3);
+    let settings = Settings::default();
+    let mut whole = PatternEngine::new(None, &settings).unwrap();
+    let p = whole.names().len();
+    let n = o.len();
+    let mut expected = vec![0; p * n];
+    whole.run(&o, &h, &l, &c, &mut expected).unwrap();
+    let mut parts = PatternEngine::new(None, &settings).unwrap();
+    let mut start = 0;
+    for size in [1usize, 5, 119, 120, 121, 250, 1000].iter().cycle() {
+        let end = (start + size).min(n);
+        let mut out = vec![0; p * (end - start)];
+        parts.run(&o[start..end], &h[start..end], &l[start..end], &c[start..end], &mut out).unwrap();
+        for j in 0..p {
+            assert_eq!(&out[j * (end - start)..(j + 1) * (end - start)], &expected[j * n + start..j * n + end]);
+        }
+        start = end;
+        if start == n {
+            break;
+        }
+    }
+}
+
+#[test]
+fn bad_bars_are_refused_and_change_nothing() {
+    let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
+    engine.push(10.0, 11.0, 9.0, 10.5).unwrap();
+    for (o, h, l, c, what) in [
+        (f64::NAN, 11.0, 9.0, 10.0, "open is NaN"),
+        (10.0, 9.5, 9.0, 10.0, "high 9.5 is below the body"),
+        (10.0, 11.0, 10.2, 10.5, "low 10.2 is above the body"),
+        (-1.0, 11.0, -2.0, 10.0, "open is negative"),
+        (10.0, f64::INFINITY, 9.0, 10.0, "high is inf"),
+    ] {
+        let err = engine.push(o, h, l, c).unwrap_err();
+        assert!(err.to_string().contains(what), "{err}");
+        assert!(matches!(err, crate::Error::InvalidBar { index: 1, .. }));
+    }
+    assert_eq!(engine.bars_seen(), 1);
+}
+
+#[test]
+fn unknown_and_duplicate_names_are_refused() {
+    let s = Settings::default();
+    assert!(PatternEngine::new(Some(&["CDLNOPE"]), &s).is_err());
+    assert!(PatternEngine::new(Some(&["CDLDOJI", "cdldoji"]), &s).is_err());
+    let engine = PatternEngine::new(Some(&["cdlengulfing", "CDLDOJI"]), &s).unwrap();
+    assert_eq!(engine.names(), ["CDLENGULFING", "CDLDOJI"]);
+}
+
+/// Development parity check against a file written by TA-Lib (see `tests/talib_fixture.py`):
+/// runs only when `TRADECORE_TALIB_FIXTURE` names one.
+#[test]
+fn talib_fixture() {
+    let Ok(path) = std::env::var("TRADECORE_TALIB_FIXTURE") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    while let Some(header) = lines.next() {
+        // "series <label> <n>" then o, h, l, c lines, then "<NAME> <codes...>" per pattern, then "end"
+        let parts: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(parts[0], "series", "bad fixture header {header}");
+        let label = parts[1];
+        let parse = |line: &str| -> Vec<f64> { line.split_whitespace().map(|v| v.parse().unwrap()).collect() };
+        let (o, h, l, c) = (
+            parse(lines.next().unwrap()),
+            parse(lines.next().unwrap()),
+            parse(lines.next().unwrap()),
+            parse(lines.next().unwrap()),
+        );
+        let engine_names = names();
+        let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
+        let n = o.len();
+        let mut out = vec![0; engine_names.len() * n];
+        engine.run(&o, &h, &l, &c, &mut out).unwrap();
+        for line in lines.by_ref() {
+            if line == "end" {
+                break;
+            }
+            let mut fields = line.split_whitespace();
+            let name = fields.next().unwrap();
+            let Some(j) = engine_names.iter().position(|x| *x == name) else { continue };
+            let expected: Vec<i32> = fields.map(|v| v.parse().unwrap()).collect();
+            checked += 1;
+            let got = &out[j * n..(j + 1) * n];
+            if let Some(k) = (0..n).find(|&k| got[k] != expected[k]) {
+                let fired = expected.iter().filter(|&&v| v != 0).count();
+                failures.push(format!(
+                    "{label} {name}: first mismatch at bar {k}: talib {} ours {} (talib fires {fired})",
+                    expected[k], got[k]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches over {checked} checks:\n{}", failures.len(), failures.join("\n"));
+}
