@@ -2,11 +2,14 @@
 
 - :class:`OrderBook` keeps an L2 book in sync from a venue's raw depth messages.
 - :class:`CandleAggregator` turns trades into bars for many timeframes at once.
-- :mod:`tradecore.candles` and :mod:`tradecore.book` work on whole recordings and arrays.
+- :class:`PatternEngine` detects TA-Lib's 61 candlestick patterns bar by bar (identical codes).
+- :mod:`tradecore.candles`, :mod:`tradecore.book` and :mod:`tradecore.patterns` work on whole
+  recordings and arrays.
 """
 
 from tradecore import errors
 from tradecore._core import VENUES, Candle, CandleAggregator, OrderBook, __version__
 from tradecore.errors import *  # noqa: F403  (the exception classes, listed in errors.__all__)
+from tradecore.patterns import PatternEngine
 
-__all__ = ["VENUES", "Candle", "CandleAggregator", "OrderBook", "__version__", *errors.__all__]
+__all__ = ["VENUES", "Candle", "CandleAggregator", "OrderBook", "PatternEngine", "__version__", *errors.__all__]

@@ -1,6 +1,6 @@
 """Type stubs for tradecore's Rust extension (checked against the built module by mypy.stubtest)."""
 
-from typing import Any, Final, Literal, final
+from typing import Any, Final, Literal, Self, final
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +13,14 @@ __all__ = [
     "Candle",
     "CandleAggregator",
     "OrderBook",
+    "PatternEngine",
     "__version__",
     "_debug_panic",
+    "adx",
+    "default_candle_settings",
+    "default_penetration",
+    "ema",
+    "pattern_catalog",
     "read_trades",
 ]
 
@@ -142,4 +148,41 @@ def read_trades(
     first_line: int = 1,
     strict: bool = False,
 ) -> tuple[_Columns, list[str], int, list[MessageError]]: ...
+class PatternEngine:
+    def __new__(
+        cls,
+        names: list[str] | None = None,
+        *,
+        settings: dict[str, tuple[str, int, float]] | None = None,
+        penetration: dict[str, float] | None = None,
+        scoring: dict[str, float] | None = None,
+    ) -> Self: ...
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def lookbacks(self) -> list[int]: ...
+    @property
+    def bars_seen(self) -> int: ...
+    @property
+    def scoring(self) -> bool: ...
+    def push(
+        self, open: float, high: float, low: float, close: float, volume: float | None = None
+    ) -> npt.NDArray[np.int32]: ...
+    def run(
+        self,
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64] | None = None,
+    ) -> npt.NDArray[np.int32]: ...
+    def take_signals(self) -> dict[str, npt.NDArray[Any]]: ...
+
+def pattern_catalog() -> list[tuple[str, str, int | None]]: ...
+def default_candle_settings() -> list[tuple[str, str, int, float]]: ...
+def default_penetration() -> list[tuple[str, float]]: ...
+def ema(values: npt.NDArray[np.float64], period: int) -> npt.NDArray[np.float64]: ...
+def adx(
+    high: npt.NDArray[np.float64], low: npt.NDArray[np.float64], close: npt.NDArray[np.float64], period: int
+) -> npt.NDArray[np.float64]: ...
 def _debug_panic(message: str) -> None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tradecore import __version__, book, candles, recording
+from tradecore import __version__, book, candles, patterns, recording
 from tradecore._core import VENUES
 from tradecore.errors import MessageError, TradecoreError
 
@@ -127,9 +128,84 @@ def cmd_candles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_TIME_COLUMNS = ("open_time", "timestamp", "time", "date", "datetime")
+
+
+def _read_candles(path: Path) -> pa.Table:
+    """CSV (optionally compressed) or Parquet candles, column names matched case-insensitively."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        table = pq.read_table(path)
+    else:
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(path)
+    return table.rename_columns([name.lower() for name in table.column_names])
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def cmd_patterns(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    with err.status(f"reading {path.name}"):
+        table = _read_candles(path)
+    missing = [c for c in ("open", "high", "low", "close") if c not in table.column_names]
+    if missing:
+        err.print(f"[bold red]error:[/] {path.name} has no {', '.join(missing)} column(s); it has: {', '.join(table.column_names)}")
+        return EXIT_PROBLEM
+    columns = [table.column(c).to_numpy() for c in ("open", "high", "low", "close")]
+    volume = table.column("volume").to_numpy() if "volume" in table.column_names else None
+    names = [n.strip().upper() for n in args.names.split(",")] if args.names else None
+    started = time.perf_counter()
+    with err.status(f"detecting patterns in {table.num_rows:,} bars"):
+        codes, order = patterns.detect_array(*columns, names)
+    seconds = time.perf_counter() - started
+    time_column = next((c for c in _TIME_COLUMNS if c in table.column_names), None)
+    fields = ([(time_column, table.column(time_column))] if time_column else []) + [
+        (name, pa.array(row)) for name, row in zip(order, codes, strict=True)
+    ]
+    result = pa.table(dict(fields))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(result, args.out)
+    out.print(f"{table.num_rows:,} bars × {len(order)} patterns → [bold]{args.out}[/] "
+              f"({_rate(table.num_rows, seconds)} bars)")
+    fired = Table(title="patterns found")
+    for column, justify in (("pattern", "left"), ("bullish", "right"), ("bearish", "right"), ("kind", "left")):
+        fired.add_column(column, justify=justify)  # type: ignore[arg-type]
+    counts = sorted(
+        ((name, int((row > 0).sum()), int((row < 0).sum())) for name, row in zip(order, codes, strict=True)),
+        key=lambda r: -(r[1] + r[2]),
+    )
+    for name, up, down in counts:
+        if up or down:
+            fired.add_row(name, f"{up:,}", f"{down:,}", patterns.KINDS[name])
+    out.print(fired)
+    silent = [name for name, up, down in counts if not up and not down]
+    if silent:
+        out.print(f"not found: {', '.join(silent)}")
+    if args.scores:
+        signals = patterns.score(*columns, volume, names)
+        target = args.out.with_name(args.out.name.removesuffix(".parquet") + ".signals.parquet")
+        pq.write_table(signals, target)
+        accepted = int(pa.compute.sum(signals.column("accepted")).as_py() or 0)
+        out.print(f"{signals.num_rows:,} graded signals ({accepted:,} accepted) → [bold]{target}[/]")
+        stats = patterns.hit_statistics(signals, columns[3], args.horizon)
+        view = Table(title=f"hit rate: close {args.horizon} bars later moved the signal's way")
+        for column, justify in (("pattern", "left"), ("side", "left"), ("signals", "right"), ("hit rate", "right"),
+                                ("", "left"), ("mean bps", "right")):
+            view.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for row in stats.to_pylist():
+            view.add_row(row["pattern"], "bull" if row["direction"] > 0 else "bear", f"{row['signals']:,}",
+                         f"{row['hit_rate']:.1%}", _bar(row["hit_rate"]), f"{row['mean_bps']:+.1f}")
+        out.print(view)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tradecore", description="A crypto trading core: order books and candles from exchange data."
+        prog="tradecore", description="A crypto trading core: order books, candles and candlestick patterns from exchange data."
     )
     parser.add_argument("--version", action="version", version=f"tradecore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -162,6 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fill-gaps", action="store_true", help="leave out bars of intervals without trades")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line instead of skipping it")
     p.set_defaults(run=cmd_candles)
+
+    p = commands.add_parser(
+        "patterns",
+        help="detect TA-Lib's 61 candlestick patterns in candles, one integer column per pattern",
+        description="Reads candles (CSV, optionally gzip-compressed, or Parquet) with open, high, low, close "
+        "(and optionally volume and a time column) and writes one int32 column per pattern, named as TA-Lib "
+        "names it, with TA-Lib's codes (0, ±100, ±80, ±200). With --scores, also grades every signal and "
+        "writes OUT.signals.parquet, and shows how often each pattern was right.",
+    )
+    p.add_argument("file", help="candles file (.csv, .csv.gz or .parquet)")
+    p.add_argument("--out", required=True, type=Path, help="output Parquet file")
+    p.add_argument("--names", help="comma-separated patterns (default: all 61)")
+    p.add_argument("--scores", action="store_true", help="grade signals and show hit statistics")
+    p.add_argument("--horizon", type=int, default=10, help="bars ahead for the hit statistics (default 10)")
+    p.set_defaults(run=cmd_patterns)
     return parser
 
 

@@ -52,6 +52,7 @@ pub struct Averages {
 }
 
 /// Hands out the averages of one pattern, whose first scored bar is `lookback`.
+#[derive(Debug)]
 pub struct Registrar<'a> {
     averages: &'a mut Averages,
     settings: &'a Settings,

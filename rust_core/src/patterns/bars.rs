@@ -14,6 +14,7 @@ pub const BLOCK: usize = 120;
 /// Window length.
 pub const W: usize = HISTORY + BLOCK;
 
+#[derive(Debug)]
 pub struct Bars {
     pub open: [f64; W],
     pub high: [f64; W],

@@ -6,7 +6,7 @@ use super::settings::Settings;
 use super::{double, multi, single, triple};
 
 /// A pattern's TA-Lib name and how to build it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Entry {
     pub name: &'static str,
     pub build: Build,

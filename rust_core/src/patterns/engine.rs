@@ -4,6 +4,7 @@ use super::averages::Averages;
 use super::bars::{Bars, HISTORY, W};
 use super::catalog::{self, Entry};
 use super::pattern::Pattern;
+use super::scoring::{ScoreConfig, Scorer, Signal};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 
@@ -18,6 +19,9 @@ pub struct PatternEngine {
     codes: Vec<[i32; W]>,
     latest: Vec<i32>,
     seen: u64,
+    /// Grades detected patterns when scoring is enabled.
+    scorer: Option<Scorer>,
+    signals: Vec<Signal>,
 }
 
 impl PatternEngine {
@@ -51,7 +55,24 @@ impl PatternEngine {
             latest: vec![0; patterns.len()],
             patterns,
             seen: 0,
+            scorer: None,
+            signals: Vec::new(),
         })
+    }
+
+    /// Grades every pattern detected from now on (see `scoring`); `take_signals` collects them.
+    pub fn enable_scoring(&mut self, config: ScoreConfig) -> Result<()> {
+        self.scorer = Some(Scorer::new(config)?);
+        Ok(())
+    }
+
+    pub fn scoring(&self) -> Option<&ScoreConfig> {
+        self.scorer.as_ref().map(Scorer::config)
+    }
+
+    /// The signals graded since the last call, oldest first.
+    pub fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.signals)
     }
 
     pub fn names(&self) -> &[&'static str] {
@@ -70,9 +91,13 @@ impl PatternEngine {
 
     /// One new candle; returns the codes of every pattern for it. A bad candle is refused and
     /// leaves the engine unchanged.
-    pub fn push(&mut self, open: f64, high: f64, low: f64, close: f64) -> Result<&[i32]> {
+    pub fn push(&mut self, open: f64, high: f64, low: f64, close: f64, volume: Option<f64>) -> Result<&[i32]> {
         validate(&[open], &[high], &[low], &[close], self.seen)?;
-        self.feed(&[open], &[high], &[low], &[close], &mut |_, _, _| {});
+        let volume = volume.map(|v| [v]);
+        if let Some(v) = &volume {
+            validate_volume(v, self.seen)?;
+        }
+        self.feed(&[open], &[high], &[low], &[close], volume.as_ref().map(|v| &v[..]), &mut |_, _, _| {});
         let newest = self.next - 1;
         for (latest, codes) in self.latest.iter_mut().zip(&self.codes) {
             *latest = codes[newest];
@@ -82,14 +107,28 @@ impl PatternEngine {
 
     /// A series of candles; writes pattern `p`'s code for candle `k` to `out[p * n + k]`.
     /// Validated whole first: on error nothing is consumed.
-    pub fn run(&mut self, open: &[f64], high: &[f64], low: &[f64], close: &[f64], out: &mut [i32]) -> Result<()> {
+    pub fn run(
+        &mut self,
+        open: &[f64],
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+        volume: Option<&[f64]>,
+        out: &mut [i32],
+    ) -> Result<()> {
         let n = open.len();
         if out.len() != n * self.patterns.len() {
             return Err(Error::argument("out", format!("needs {} codes, has {}", n * self.patterns.len(), out.len())));
         }
         validate(open, high, low, close, self.seen)?;
+        if let Some(v) = volume {
+            if v.len() != n {
+                return Err(Error::argument("volume", format!("has {} values for {n} bars", v.len())));
+            }
+            validate_volume(v, self.seen)?;
+        }
         let mut written = 0;
-        self.feed(open, high, low, close, &mut |engine, from, to| {
+        self.feed(open, high, low, close, volume, &mut |engine, from, to| {
             for (p, codes) in engine.codes.iter().enumerate() {
                 out[p * n + written..p * n + written + to - from].copy_from_slice(&codes[from..to]);
             }
@@ -103,6 +142,20 @@ impl PatternEngine {
         self.patterns[p].quality(&self.bars, self.next - 1)
     }
 
+    fn grade(&mut self, from: usize, to: usize, volume: Option<&[f64]>) {
+        let Some(scorer) = self.scorer.as_mut() else { return };
+        scorer.observe(&self.bars, from, to, volume);
+        for (p, (pattern, codes)) in self.patterns.iter().zip(&self.codes).enumerate() {
+            for (i, &code) in codes.iter().enumerate().take(to).skip(from) {
+                if code != 0 {
+                    let quality = pattern.quality(&self.bars, i);
+                    let signal = scorer.grade(&self.bars, i, p, self.names[p], pattern.candles(), code, quality);
+                    self.signals.push(signal);
+                }
+            }
+        }
+    }
+
     /// Loads candles block by block, scores every pattern and hands each block to `sink`
     /// (with the block's positions) while it is still in the window.
     fn feed(
@@ -111,6 +164,7 @@ impl PatternEngine {
         high: &[f64],
         low: &[f64],
         close: &[f64],
+        volume: Option<&[f64]>,
         sink: &mut dyn FnMut(&Self, usize, usize),
     ) {
         let mut done = 0;
@@ -136,11 +190,28 @@ impl PatternEngine {
                     }
                 }
             }
+            if self.scorer.is_some() {
+                self.grade(from, to, volume.map(|v| &v[done..done + take]));
+            }
             self.next = to;
             self.seen += take as u64;
             sink(self, from, to);
             done += take;
         }
+    }
+}
+
+/// Volumes must be finite and non-negative.
+fn validate_volume(volume: &[f64], first: u64) -> Result<()> {
+    match volume.iter().position(|v| !v.is_finite() || *v < 0.0) {
+        Some(k) => Err(Error::InvalidBar { index: first + k as u64, reason: format!("volume is {}", volume[k]) }),
+        None => Ok(()),
+    }
+}
+
+impl std::fmt::Debug for PatternEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatternEngine").field("patterns", &self.names.len()).field("bars_seen", &self.seen).finish()
     }
 }
 

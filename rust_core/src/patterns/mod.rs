@@ -10,7 +10,9 @@ mod bars;
 mod catalog;
 mod engine;
 pub mod grade;
+pub mod indicators;
 mod pattern;
+mod scoring;
 mod settings;
 
 mod double;
@@ -26,4 +28,5 @@ pub use bars::Bars;
 pub use catalog::{Entry, names};
 pub use engine::{PatternEngine, validate};
 pub use pattern::{Pattern, Rule};
-pub use settings::{CandleSetting, MAX_PERIOD, RangeType, Setting, Settings};
+pub use scoring::{Kind, ScoreConfig, Signal, meaning};
+pub use settings::{CandleSetting, MAX_PERIOD, PENETRATION, RangeType, Setting, Settings};

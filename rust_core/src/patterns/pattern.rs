@@ -5,7 +5,7 @@ use super::bars::Bars;
 use super::settings::Settings;
 
 /// A detector the engine drives block by block.
-pub trait Pattern: Send {
+pub trait Pattern: Send + Sync {
     /// TA-Lib's lookback: bars before this index always score 0.
     fn lookback(&self) -> usize;
     /// Writes the code of every position in `from..to` to `out[i]` (positions index `out`).
@@ -17,7 +17,7 @@ pub trait Pattern: Send {
 }
 
 /// A pattern decided by the candles in its span alone (all but the Hikkakes).
-pub trait Rule: Send + 'static {
+pub trait Rule: Send + Sync + 'static {
     /// Candles the pattern spans.
     const CANDLES: usize;
     /// TA-Lib's lookback under `settings`.

@@ -101,6 +101,17 @@ pub struct CandleSetting {
     pub factor: f64,
 }
 
+/// The patterns with a `penetration` parameter, and TA-Lib's default for it.
+pub const PENETRATION: [(&str, f64); 7] = [
+    ("CDLABANDONEDBABY", 0.3),
+    ("CDLDARKCLOUDCOVER", 0.5),
+    ("CDLEVENINGDOJISTAR", 0.3),
+    ("CDLEVENINGSTAR", 0.3),
+    ("CDLMATHOLD", 0.5),
+    ("CDLMORNINGDOJISTAR", 0.3),
+    ("CDLMORNINGSTAR", 0.3),
+];
+
 /// The longest averaging period accepted; longer ones would only cost memory.
 pub const MAX_PERIOD: usize = 100_000;
 
@@ -163,7 +174,14 @@ impl Settings {
     }
 
     /// Sets the `penetration` of one pattern (a fraction of a real body, TA-Lib's `optInPenetration`).
-    pub fn set_penetration(&mut self, pattern: &'static str, value: f64) -> Result<()> {
+    pub fn set_penetration(&mut self, pattern: &str, value: f64) -> Result<()> {
+        let Some(&(pattern, _)) = PENETRATION.iter().find(|(name, _)| name.eq_ignore_ascii_case(pattern)) else {
+            let known: Vec<&str> = PENETRATION.iter().map(|(name, _)| *name).collect();
+            return Err(Error::argument(
+                "penetration",
+                format!("'{pattern}' takes no penetration; these do: {}", known.join(", ")),
+            ));
+        };
         if !value.is_finite() || value < 0.0 {
             return Err(Error::argument("penetration", format!("{value} for {pattern} is not a finite number >= 0")));
         }

@@ -34,10 +34,10 @@ fn streaming_equals_batch_at_every_index() {
     let mut batch = PatternEngine::new(None, &settings).unwrap();
     let p = batch.names().len();
     let mut out = vec![0; p * o.len()];
-    batch.run(&o, &h, &l, &c, &mut out).unwrap();
+    batch.run(&o, &h, &l, &c, None, &mut out).unwrap();
     let mut stream = PatternEngine::new(None, &settings).unwrap();
     for k in 0..o.len() {
-        let codes = stream.push(o[k], h[k], l[k], c[k]).unwrap().to_vec();
+        let codes = stream.push(o[k], h[k], l[k], c[k], None).unwrap().to_vec();
         for (j, code) in codes.iter().enumerate() {
             assert_eq!(*code, out[j * o.len() + k], "{} at {k}", batch.names()[j]);
         }
@@ -52,13 +52,13 @@ fn chunking_does_not_change_codes() {
     let p = whole.names().len();
     let n = o.len();
     let mut expected = vec![0; p * n];
-    whole.run(&o, &h, &l, &c, &mut expected).unwrap();
+    whole.run(&o, &h, &l, &c, None, &mut expected).unwrap();
     let mut parts = PatternEngine::new(None, &settings).unwrap();
     let mut start = 0;
     for size in [1usize, 5, 119, 120, 121, 250, 1000].iter().cycle() {
         let end = (start + size).min(n);
         let mut out = vec![0; p * (end - start)];
-        parts.run(&o[start..end], &h[start..end], &l[start..end], &c[start..end], &mut out).unwrap();
+        parts.run(&o[start..end], &h[start..end], &l[start..end], &c[start..end], None, &mut out).unwrap();
         for j in 0..p {
             assert_eq!(&out[j * (end - start)..(j + 1) * (end - start)], &expected[j * n + start..j * n + end]);
         }
@@ -72,7 +72,7 @@ fn chunking_does_not_change_codes() {
 #[test]
 fn bad_bars_are_refused_and_change_nothing() {
     let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
-    engine.push(10.0, 11.0, 9.0, 10.5).unwrap();
+    engine.push(10.0, 11.0, 9.0, 10.5, None).unwrap();
     for (o, h, l, c, what) in [
         (f64::NAN, 11.0, 9.0, 10.0, "open is NaN"),
         (10.0, 9.5, 9.0, 10.0, "high 9.5 is below the body"),
@@ -80,7 +80,7 @@ fn bad_bars_are_refused_and_change_nothing() {
         (-1.0, 11.0, -2.0, 10.0, "open is negative"),
         (10.0, f64::INFINITY, 9.0, 10.0, "high is inf"),
     ] {
-        let err = engine.push(o, h, l, c).unwrap_err();
+        let err = engine.push(o, h, l, c, None).unwrap_err();
         assert!(err.to_string().contains(what), "{err}");
         assert!(matches!(err, crate::Error::InvalidBar { index: 1, .. }));
     }
@@ -123,7 +123,7 @@ fn talib_fixture() {
         let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
         let n = o.len();
         let mut out = vec![0; engine_names.len() * n];
-        engine.run(&o, &h, &l, &c, &mut out).unwrap();
+        engine.run(&o, &h, &l, &c, None, &mut out).unwrap();
         for line in lines.by_ref() {
             if line == "end" {
                 break;

@@ -4,6 +4,8 @@
 mod book;
 mod candles;
 mod errors;
+mod indicators;
+mod patterns;
 
 use pyo3::prelude::*;
 
@@ -17,6 +19,12 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<candles::PyCandle>()?;
     m.add_class::<candles::PyCandleAggregator>()?;
     m.add_function(wrap_pyfunction!(candles::read_trades, m)?)?;
+    m.add_class::<patterns::PyPatternEngine>()?;
+    m.add_function(wrap_pyfunction!(patterns::pattern_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(patterns::default_candle_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(patterns::default_penetration, m)?)?;
+    m.add_function(wrap_pyfunction!(indicators::ema, m)?)?;
+    m.add_function(wrap_pyfunction!(indicators::adx, m)?)?;
     m.add_function(wrap_pyfunction!(debug_panic, m)?)?;
     Ok(())
 }
