@@ -155,12 +155,12 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     if missing:
         err.print(f"[bold red]error:[/] {path.name} has no {', '.join(missing)} column(s); it has: {', '.join(table.column_names)}")
         return EXIT_PROBLEM
-    columns = [table.column(c).to_numpy() for c in ("open", "high", "low", "close")]
+    o, h, lo, c = (table.column(name).to_numpy() for name in ("open", "high", "low", "close"))
     volume = table.column("volume").to_numpy() if "volume" in table.column_names else None
     names = [n.strip().upper() for n in args.names.split(",")] if args.names else None
     started = time.perf_counter()
     with err.status(f"detecting patterns in {table.num_rows:,} bars"):
-        codes, order = patterns.detect_array(*columns, names)
+        codes, order = patterns.detect_array(o, h, lo, c, names)
     seconds = time.perf_counter() - started
     time_column = next((c for c in _TIME_COLUMNS if c in table.column_names), None)
     fields = ([(time_column, table.column(time_column))] if time_column else []) + [
@@ -186,12 +186,12 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     if silent:
         out.print(f"not found: {', '.join(silent)}")
     if args.scores:
-        signals = patterns.score(*columns, volume, names)
+        signals = patterns.score(o, h, lo, c, volume, names)
         target = args.out.with_name(args.out.name.removesuffix(".parquet") + ".signals.parquet")
         pq.write_table(signals, target)
         accepted = int(pa.compute.sum(signals.column("accepted")).as_py() or 0)
         out.print(f"{signals.num_rows:,} graded signals ({accepted:,} accepted) → [bold]{target}[/]")
-        stats = patterns.hit_statistics(signals, columns[3], args.horizon)
+        stats = patterns.hit_statistics(signals, c, args.horizon)
         view = Table(title=f"hit rate: close {args.horizon} bars later moved the signal's way")
         for column, justify in (("pattern", "left"), ("side", "left"), ("signals", "right"), ("hit rate", "right"),
                                 ("", "left"), ("mean bps", "right")):

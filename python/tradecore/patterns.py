@@ -377,8 +377,8 @@ def confluence_of_candles(
             votes[tf] = Vote(0, 0.0)
             continue
         volume = table.column("volume").to_numpy() if "volume" in table.column_names else None
-        cols = [table.column(c).to_numpy() for c in ("open", "high", "low", "close")]
-        signals = score(*cols, volume, config=config)
+        o, h, lo, c = (table.column(name).to_numpy() for name in ("open", "high", "low", "close"))
+        signals = score(o, h, lo, c, volume, config=config)
         votes[tf] = vote_of(signals, n - 1)
     return confluence(votes, weights=weights)
 

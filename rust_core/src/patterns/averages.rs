@@ -153,13 +153,13 @@ impl Averages {
                 Source::Chain(c) => {
                     let before = &self.chains[c].before;
                     let period = t.period as f64;
-                    for i in from..to {
-                        column[i] = t.factor * (before[i] / period) / divisor;
+                    for (value, sum) in column[from..to].iter_mut().zip(&before[from..to]) {
+                        *value = t.factor * (sum / period) / divisor;
                     }
                 }
                 Source::Own(range) => {
-                    for i in from..to {
-                        column[i] = t.factor * bars.measure(range, i) / divisor;
+                    for (i, value) in (from..to).zip(&mut column[from..to]) {
+                        *value = t.factor * bars.measure(range, i) / divisor;
                     }
                 }
             }

@@ -119,6 +119,7 @@ impl Bars {
     /// Writes `len` candles at positions `at..at + len` and derives their geometry.
     pub(crate) fn load(&mut self, at: usize, open: &[f64], high: &[f64], low: &[f64], close: &[f64]) {
         let end = at + open.len();
+        assert!(end <= W);
         self.open[at..end].copy_from_slice(open);
         self.high[at..end].copy_from_slice(high);
         self.low[at..end].copy_from_slice(low);

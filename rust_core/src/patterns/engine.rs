@@ -4,7 +4,7 @@ use super::averages::Averages;
 use super::bars::{Bars, HISTORY, W};
 use super::catalog::{self, Entry};
 use super::pattern::Pattern;
-use super::scoring::{ScoreConfig, Scorer, Signal};
+use super::scoring::{Found, ScoreConfig, Scorer, Signal};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 
@@ -148,8 +148,14 @@ impl PatternEngine {
         for (p, (pattern, codes)) in self.patterns.iter().zip(&self.codes).enumerate() {
             for (i, &code) in codes.iter().enumerate().take(to).skip(from) {
                 if code != 0 {
-                    let quality = pattern.quality(&self.bars, i);
-                    let signal = scorer.grade(&self.bars, i, p, self.names[p], pattern.candles(), code, quality);
+                    let found = Found {
+                        pattern: p,
+                        name: self.names[p],
+                        candles: pattern.candles(),
+                        code,
+                        quality: pattern.quality(&self.bars, i),
+                    };
+                    let signal = scorer.grade(&self.bars, i, found);
                     self.signals.push(signal);
                 }
             }
@@ -230,23 +236,38 @@ pub fn validate(open: &[f64], high: &[f64], low: &[f64], close: &[f64], first: u
             ),
         ));
     }
+    // One branch-free pass decides; only a series with a bad bar is walked again to name it.
+    let mut bad = false;
     for k in 0..n {
         let (o, h, l, c) = (open[k], high[k], low[k], close[k]);
-        let bad = |reason: String| Err(Error::InvalidBar { index: first + k as u64, reason });
-        for (name, v) in [("open", o), ("high", h), ("low", l), ("close", c)] {
-            if !v.is_finite() {
-                return bad(format!("{name} is {v}"));
-            }
-            if v < 0.0 {
-                return bad(format!("{name} is negative ({v})"));
-            }
+        let finite = o.is_finite() & h.is_finite() & l.is_finite() & c.is_finite();
+        // With low <= min(open, close) <= max(open, close) <= high, low >= 0 covers all four.
+        bad |= !finite | (l < 0.0) | (h < o.max(c)) | (l > o.min(c));
+    }
+    if bad {
+        for k in 0..n {
+            describe(open[k], high[k], low[k], close[k])
+                .map_err(|reason| Error::InvalidBar { index: first + k as u64, reason })?;
         }
-        if h < o.max(c) {
-            return bad(format!("high {h} is below the body (open {o}, close {c})"));
+    }
+    Ok(())
+}
+
+/// Why one candle cannot be scored.
+fn describe(o: f64, h: f64, l: f64, c: f64) -> std::result::Result<(), String> {
+    for (name, v) in [("open", o), ("high", h), ("low", l), ("close", c)] {
+        if !v.is_finite() {
+            return Err(format!("{name} is {v}"));
         }
-        if l > o.min(c) {
-            return bad(format!("low {l} is above the body (open {o}, close {c})"));
+        if v < 0.0 {
+            return Err(format!("{name} is negative ({v})"));
         }
+    }
+    if h < o.max(c) {
+        return Err(format!("high {h} is below the body (open {o}, close {c})"));
+    }
+    if l > o.min(c) {
+        return Err(format!("low {l} is above the body (open {o}, close {c})"));
     }
     Ok(())
 }

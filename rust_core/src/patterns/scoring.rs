@@ -166,6 +166,16 @@ pub struct Signal {
     pub stop_wide: f64,
 }
 
+/// A detected pattern, before grading: index and name in the engine, candles spanned, code and
+/// its own quality grade.
+pub(crate) struct Found<'a> {
+    pub pattern: usize,
+    pub name: &'a str,
+    pub candles: usize,
+    pub code: i32,
+    pub quality: f64,
+}
+
 /// Per-bar state the grades read: EMA, ADX and volume, kept for the bars still in reach.
 #[derive(Clone, Debug)]
 pub struct Scorer {
@@ -250,17 +260,9 @@ impl Scorer {
         0.5 + 0.5 * strength * sign
     }
 
-    /// Grades pattern `pattern` (named `name`, spanning `candles`) found at position `i`.
-    pub(crate) fn grade(
-        &self,
-        bars: &Bars,
-        i: usize,
-        pattern: usize,
-        name: &str,
-        candles: usize,
-        code: i32,
-        quality: f64,
-    ) -> Signal {
+    /// Grades a pattern found at position `i`.
+    pub(crate) fn grade(&self, bars: &Bars, i: usize, found: Found<'_>) -> Signal {
+        let Found { pattern, name, candles, code, quality } = found;
         let c = &self.config;
         let (kind, bias) = meaning(name);
         let direction = if kind == Kind::Indecision { 0 } else { bias.unwrap_or(code.signum() as i8) };

@@ -164,7 +164,7 @@ impl PyPatternEngine {
             let mut codes = vec![0i32; patterns * o.len()];
             inner.run(o, h, l, c, v, &mut codes).map(|()| codes)
         })?;
-        Ok(PyArray1::from_vec(py, codes).reshape([patterns, o.len()])?)
+        PyArray1::from_vec(py, codes).reshape([patterns, o.len()])
     }
 
     /// The graded signals since the last call, as columns (needs `scoring`).
