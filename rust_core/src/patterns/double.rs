@@ -669,18 +669,26 @@ impl Tracker {
             _ => 0,
         }
     }
+}
 
-    /// Quality at `i`, which must be the newest scored position: at the breakout, how far it went
-    /// beyond the inside bar; at the confirmation, how far the close went beyond it.
-    fn quality(&self, b: &Bars, i: usize) -> f64 {
-        let Some(s) = self.setup else { return 0.0 };
-        let size = s.high - s.low;
-        if s.bar == b.index(i) {
-            let (went, level) = if s.direction > 0 { (b.low[i], s.low) } else { (b.high[i], s.high) };
-            grade::beyond(went, level, size)
-        } else {
-            grade::beyond(b.close[i], if s.direction > 0 { s.high } else { s.low }, size)
+/// Quality of a Hikkake code at `i`, from the bars alone (so batch and streaming agree): at a
+/// breakout, how far it went beyond the inside bar; at a confirmation, how far the close went
+/// beyond the inside bar of the latest setup in the three bars before. `setup_at(j)` is the
+/// direction of a setup breaking out at `j`.
+fn hikkake_quality(b: &Bars, i: usize, setup_at: impl Fn(usize) -> i32) -> f64 {
+    let inside_bar = |j: usize| (b.high[j - 1], b.low[j - 1]);
+    let direction = setup_at(i);
+    if direction != 0 {
+        let (high, low) = inside_bar(i);
+        let (went, level) = if direction > 0 { (b.low[i], low) } else { (b.high[i], high) };
+        return grade::beyond(went, level, high - low);
+    }
+    match (i - 3..i).rev().map(|j| (j, setup_at(j))).find(|(_, d)| *d != 0) {
+        Some((j, d)) => {
+            let (high, low) = inside_bar(j);
+            grade::beyond(b.close[i], if d > 0 { high } else { low }, high - low)
         }
+        None => 0.0,
     }
 }
 
@@ -731,7 +739,7 @@ impl Pattern for Hikkake {
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        self.tracker.quality(b, i)
+        hikkake_quality(b, i, |j| if inside(b, j - 1, j - 2) { breakout(b, j) } else { 0 })
     }
 
     fn candles(&self) -> usize {
@@ -787,7 +795,7 @@ impl Pattern for HikkakeMod {
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        self.tracker.quality(b, i)
+        hikkake_quality(b, i, |j| self.breakout(b, j))
     }
 
     fn candles(&self) -> usize {
@@ -847,12 +855,12 @@ mod tests {
 
         let mut batch = PatternEngine::new(Some(&names), &settings).unwrap();
         let mut out = vec![0; 2 * n];
-        batch.run(&o, &h, &l, &c, &mut out).unwrap();
+        batch.run(&o, &h, &l, &c, None, &mut out).unwrap();
 
         let mut stream = PatternEngine::new(Some(&names), &settings).unwrap();
         let mut streamed = vec![0; 2 * n];
         for k in 0..n {
-            let codes = stream.push(o[k], h[k], l[k], c[k]).unwrap().to_vec();
+            let codes = stream.push(o[k], h[k], l[k], c[k], None).unwrap().to_vec();
             for p in 0..2 {
                 streamed[p * n + k] = codes[p];
                 if codes[p] != 0 {
@@ -889,7 +897,7 @@ mod tests {
         ]);
         bars.extend([[101.0, 102.0, 100.0, 101.0]; 10]);
         let mut engine = PatternEngine::new(Some(&["CDLHIKKAKEMOD"]), &Settings::default()).unwrap();
-        let codes: Vec<i32> = bars.iter().map(|b| engine.push(b[0], b[1], b[2], b[3]).unwrap()[0]).collect();
+        let codes: Vec<i32> = bars.iter().map(|b| engine.push(b[0], b[1], b[2], b[3], None).unwrap()[0]).collect();
         let mut want = vec![0; bars.len()];
         want[10] = 200;
         assert_eq!(codes, want);

@@ -10,7 +10,8 @@ pub trait Pattern: Send + Sync {
     fn lookback(&self) -> usize;
     /// Writes the code of every position in `from..to` to `out[i]` (positions index `out`).
     fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]);
-    /// How decisively the pattern found at position `i` clears its thresholds, 0–1.
+    /// How decisively the pattern found at position `i` clears its thresholds, 0–1; from the
+    /// bars alone, so that batch and streaming grade alike.
     fn quality(&self, bars: &Bars, i: usize) -> f64;
     /// Candles the pattern spans, ending at the scored one.
     fn candles(&self) -> usize;
