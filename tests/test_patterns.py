@@ -92,8 +92,9 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(InvalidArgumentError, match="takes no penetration"):
         patterns.detect(one, one, one, one, penetration={"CDLDOJI": 0.5})
     with pytest.raises(InvalidArgumentError, match="unknown scoring setting 'min_qualty'"):
-        patterns.PatternEngine(scoring=patterns.ScoreConfig()).__class__  # valid
         tradecore._core.PatternEngine(scoring={"min_qualty": 0.5})
+    with pytest.raises(InvalidArgumentError, match="min_trend must be a finite number"):
+        patterns.PatternEngine(scoring=patterns.ScoreConfig(min_trend=math.nan))
     with pytest.raises(InvalidArgumentError, match="volume"):
         patterns.score(one, one, one, one, np.ones(2))
     with pytest.raises(InvalidBarError, match="volume is -1"):
@@ -165,8 +166,12 @@ def test_volume_and_trend_scores_mean_what_they_say() -> None:
     assert last["trend"] > 0.9  # a strong downtrend before a bullish reversal
     without_volume = patterns.score(o, h, lo, c, None, ["CDLHAMMER"]).to_pylist()[-1]
     assert without_volume["volume"] == 0.5
-    rising = patterns.score(o[::-1].copy() * 0 + o, h, lo, c, volume, ["CDLHAMMER"])
-    assert rising.num_rows == len(signals)
+    # The same hammer after a steady rise: the trend it needs is missing.
+    up = 100.0 + np.arange(n) * 1.0
+    o2, h2, lo2, c2 = up - 0.8, up + 0.2, up - 1.0, up.copy()
+    o2[-1], c2[-1], h2[-1], lo2[-1] = 157.0, 157.3, 157.35, 152.0
+    after_rise = patterns.score(o2, h2, lo2, c2, volume, ["CDLHAMMER"]).to_pylist()[-1]
+    assert after_rise["bar"] == n - 1 and after_rise["trend"] < 0.1 and not after_rise["accepted"]
 
 
 def test_streaming_signals_equal_batch_signals(real: dict[str, F64]) -> None:

@@ -145,8 +145,10 @@ impl PatternEngine {
     fn grade(&mut self, from: usize, to: usize, volume: Option<&[f64]>) {
         let Some(scorer) = self.scorer.as_mut() else { return };
         scorer.observe(&self.bars, from, to, volume);
-        for (p, (pattern, codes)) in self.patterns.iter().zip(&self.codes).enumerate() {
-            for (i, &code) in codes.iter().enumerate().take(to).skip(from) {
+        // Bar by bar, then pattern by pattern: the order streaming produces.
+        for i in from..to {
+            for (p, (pattern, codes)) in self.patterns.iter().zip(&self.codes).enumerate() {
+                let code = codes[i];
                 if code != 0 {
                     let found = Found {
                         pattern: p,
@@ -155,8 +157,7 @@ impl PatternEngine {
                         code,
                         quality: pattern.quality(&self.bars, i),
                     };
-                    let signal = scorer.grade(&self.bars, i, found);
-                    self.signals.push(signal);
+                    self.signals.push(scorer.grade(&self.bars, i, found));
                 }
             }
         }
