@@ -2,6 +2,8 @@
 
 from typing import Any, Final, Literal, Self, final
 
+from typing_extensions import disjoint_base
+
 import numpy as np
 import numpy.typing as npt
 
@@ -148,6 +150,7 @@ def read_trades(
     first_line: int = 1,
     strict: bool = False,
 ) -> tuple[_Columns, list[str], int, list[MessageError]]: ...
+@disjoint_base
 class PatternEngine:
     def __new__(
         cls,
