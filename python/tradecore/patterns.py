@@ -162,9 +162,10 @@ def detect(
     penetration: Mapping[str, float] | None = None,
 ) -> dict[str, Codes]:
     """All requested patterns in one pass: ``{name: int32 codes}``, each like
-    ``talib.<name>(open, high, low, close)``. The arrays are rows of one block (no copies)."""
-    codes, order = detect_array(open, high, low, close, names, settings=settings, penetration=penetration)
-    return dict(zip(order, codes, strict=True))
+    ``talib.<name>(open, high, low, close)``."""
+    engine = PatternEngine(names, settings=settings, penetration=penetration)
+    columns = engine.run_columns(_column(open), _column(high), _column(low), _column(close))
+    return dict(zip(engine.names, columns, strict=True))
 
 
 #: Columns of a signal table.

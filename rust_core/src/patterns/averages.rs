@@ -14,7 +14,7 @@ use super::settings::{RangeType, Setting, Settings};
 
 /// A registered threshold column of `Bars`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Avg(pub(crate) usize);
+pub struct Avg(pub(crate) u8);
 
 /// A running sum of one range type over `period` candles, started at bar `start`.
 #[derive(Clone, Debug)]
@@ -77,7 +77,9 @@ impl Registrar<'_> {
                 self.averages.thresholds.len() - 1
             }
         };
-        Avg(id)
+        // Every pattern registers a handful; all 61 together stay far below 256 under any
+        // settings (tested in `tests::thresholds_fit_under_any_settings`).
+        Avg(u8::try_from(id).unwrap_or(u8::MAX))
     }
 
     /// The pattern's penetration parameter (or its default).
@@ -98,6 +100,10 @@ impl Registrar<'_> {
 impl Averages {
     pub fn registrar<'a>(&'a mut self, settings: &'a Settings, lookback: usize) -> Registrar<'a> {
         Registrar { averages: self, settings, lookback }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.thresholds.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -146,8 +152,13 @@ impl Averages {
                 }
             }
         }
-        let mut columns = std::mem::take(&mut bars.avgs);
-        for (t, column) in self.thresholds.iter().zip(columns.iter_mut()) {
+        let Bars { body, range: high_low, upper, lower, avgs, .. } = bars;
+        let own = |range: RangeType, i: usize| match range {
+            RangeType::RealBody => body[i],
+            RangeType::HighLow => high_low[i],
+            RangeType::Shadows => upper[i] + lower[i],
+        };
+        for (t, column) in self.thresholds.iter().zip(avgs.iter_mut()) {
             let divisor = if t.halve { 2.0 } else { 1.0 };
             match t.source {
                 Source::Chain(c) => {
@@ -159,12 +170,11 @@ impl Averages {
                 }
                 Source::Own(range) => {
                     for (i, value) in (from..to).zip(&mut column[from..to]) {
-                        *value = t.factor * bars.measure(range, i) / divisor;
+                        *value = t.factor * own(range, i) / divisor;
                     }
                 }
             }
         }
-        bars.avgs = columns;
     }
 
     pub(crate) fn shift(&mut self) {

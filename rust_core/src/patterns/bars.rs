@@ -13,6 +13,8 @@ pub const HISTORY: usize = 8;
 pub const BLOCK: usize = 120;
 /// Window length.
 pub const W: usize = HISTORY + BLOCK;
+/// The most distinct thresholds one engine can hold (the 61 patterns use about 30 by default).
+pub const MAX_THRESHOLDS: usize = 256;
 
 #[derive(Debug)]
 pub struct Bars {
@@ -28,8 +30,11 @@ pub struct Bars {
     pub lower: [f64; W],
     /// high − low
     pub range: [f64; W],
-    /// Average thresholds, one column per registered `Avg`.
-    pub(crate) avgs: Vec<[f64; W]>,
+    /// Average thresholds, one column per registered `Avg` (a fixed 256, so that an `Avg`, a
+    /// `u8`, always indexes in bounds and pattern code compiles without panicking branches).
+    pub(crate) avgs: Box<[[f64; W]; MAX_THRESHOLDS]>,
+    /// Columns of `avgs` in use.
+    pub(crate) used: usize,
     /// Global index (bar number since the start of the series) of position 0; negative while
     /// the history positions precede the first bar.
     pub(crate) base: i64,
@@ -47,7 +52,8 @@ impl Bars {
             upper: zero,
             lower: zero,
             range: zero,
-            avgs: vec![zero; averages],
+            avgs: vec![zero; MAX_THRESHOLDS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!()),
+            used: averages,
             base: -(HISTORY as i64),
         }
     }
@@ -61,7 +67,7 @@ impl Bars {
     /// The threshold `avg` for the candle at position `i`.
     #[inline]
     pub fn avg(&self, avg: Avg, i: usize) -> f64 {
-        self.avgs[avg.0][i]
+        self.avgs[usize::from(avg.0)][i]
     }
 
     /// TA-Lib's candle colour: white (+1) when close ≥ open, black (−1) otherwise.
@@ -162,7 +168,7 @@ impl Bars {
         ] {
             keep(column);
         }
-        for column in &mut self.avgs {
+        for column in &mut self.avgs[..self.used] {
             keep(column);
         }
         self.base += BLOCK as i64;

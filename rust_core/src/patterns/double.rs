@@ -728,7 +728,7 @@ impl Pattern for Hikkake {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        for (i, code) in out.iter_mut().enumerate().take(to).skip(from) {
+        for (i, code) in (from..to).zip(out.iter_mut()) {
             *code = if b.index(i) < self.tracker.start {
                 0
             } else {
@@ -784,7 +784,7 @@ impl Pattern for HikkakeMod {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        for (i, code) in out.iter_mut().enumerate().take(to).skip(from) {
+        for (i, code) in (from..to).zip(out.iter_mut()) {
             *code = if b.index(i) < self.tracker.start {
                 0
             } else {
@@ -855,7 +855,8 @@ mod tests {
 
         let mut batch = PatternEngine::new(Some(&names), &settings).unwrap();
         let mut out = vec![0; 2 * n];
-        batch.run(&o, &h, &l, &c, None, &mut out).unwrap();
+        let (first, second) = out.split_at_mut(n);
+        batch.run(&o, &h, &l, &c, None, &mut [first, second]).unwrap();
 
         let mut stream = PatternEngine::new(Some(&names), &settings).unwrap();
         let mut streamed = vec![0; 2 * n];

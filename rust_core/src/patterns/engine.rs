@@ -97,7 +97,7 @@ impl PatternEngine {
         if let Some(v) = &volume {
             validate_volume(v, self.seen)?;
         }
-        self.feed(&[open], &[high], &[low], &[close], volume.as_ref().map(|v| &v[..]), &mut |_, _, _| {});
+        self.feed(&[open], &[high], &[low], &[close], volume.as_ref().map(|v| &v[..]), None);
         let newest = self.next - 1;
         for (latest, codes) in self.latest.iter_mut().zip(&self.codes) {
             *latest = codes[newest];
@@ -105,7 +105,7 @@ impl PatternEngine {
         Ok(&self.latest)
     }
 
-    /// A series of candles; writes pattern `p`'s code for candle `k` to `out[p * n + k]`.
+    /// A series of candles; writes pattern `p`'s code for candle `k` to `out[p][k]`.
     /// Validated whole first: on error nothing is consumed.
     pub fn run(
         &mut self,
@@ -114,11 +114,11 @@ impl PatternEngine {
         low: &[f64],
         close: &[f64],
         volume: Option<&[f64]>,
-        out: &mut [i32],
+        out: &mut [&mut [i32]],
     ) -> Result<()> {
         let n = open.len();
-        if out.len() != n * self.patterns.len() {
-            return Err(Error::argument("out", format!("needs {} codes, has {}", n * self.patterns.len(), out.len())));
+        if out.len() != self.patterns.len() || out.iter().any(|column| column.len() != n) {
+            return Err(Error::argument("out", format!("needs {} columns of {n} codes", self.patterns.len())));
         }
         validate(open, high, low, close, self.seen)?;
         if let Some(v) = volume {
@@ -127,13 +127,7 @@ impl PatternEngine {
             }
             validate_volume(v, self.seen)?;
         }
-        let mut written = 0;
-        self.feed(open, high, low, close, volume, &mut |engine, from, to| {
-            for (p, codes) in engine.codes.iter().enumerate() {
-                out[p * n + written..p * n + written + to - from].copy_from_slice(&codes[from..to]);
-            }
-            written += to - from;
-        });
+        self.feed(open, high, low, close, volume, Some(out));
         Ok(())
     }
 
@@ -172,7 +166,7 @@ impl PatternEngine {
         low: &[f64],
         close: &[f64],
         volume: Option<&[f64]>,
-        sink: &mut dyn FnMut(&Self, usize, usize),
+        mut out: Option<&mut [&mut [i32]]>,
     ) {
         let mut done = 0;
         while done < open.len() {
@@ -184,25 +178,36 @@ impl PatternEngine {
             let (from, take) = (self.next, (W - self.next).min(open.len() - done));
             let to = from + take;
             let part = done..done + take;
-            self.bars.load(from, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part]);
+            self.bars.load(from, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part.clone()]);
             self.averages.update(&mut self.bars, from, to);
-            for (pattern, codes) in self.patterns.iter_mut().zip(self.codes.iter_mut()) {
-                pattern.scan(&self.bars, from, to, codes);
+            // Batch runs without scoring write straight into the caller's columns; otherwise the
+            // window's own codes are kept for grading and for `push`.
+            let direct = self.scorer.is_none();
+            for (p, pattern) in self.patterns.iter_mut().enumerate() {
+                let target: &mut [i32] = match out.as_deref_mut() {
+                    Some(columns) if direct => &mut columns[p][part.clone()],
+                    _ => &mut self.codes[p][from..to],
+                };
+                pattern.scan(&self.bars, from, to, target);
                 let lookback = pattern.lookback() as i64;
-                if self.bars.index(from) < lookback {
-                    for (i, code) in codes.iter_mut().enumerate().take(to).skip(from) {
-                        if self.bars.index(i) < lookback {
-                            *code = 0;
-                        }
-                    }
+                let first = self.bars.index(from);
+                if first < lookback {
+                    let early = ((lookback - first) as usize).min(take);
+                    target[..early].fill(0);
                 }
             }
             if self.scorer.is_some() {
-                self.grade(from, to, volume.map(|v| &v[done..done + take]));
+                self.grade(from, to, volume.map(|v| &v[part.clone()]));
+            }
+            if let Some(columns) = out.as_deref_mut() {
+                if !direct {
+                    for (column, codes) in columns.iter_mut().zip(&self.codes) {
+                        column[part.clone()].copy_from_slice(&codes[from..to]);
+                    }
+                }
             }
             self.next = to;
             self.seen += take as u64;
-            sink(self, from, to);
             done += take;
         }
     }

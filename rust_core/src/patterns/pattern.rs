@@ -8,7 +8,7 @@ use super::settings::Settings;
 pub trait Pattern: Send + Sync {
     /// TA-Lib's lookback: bars before this index always score 0.
     fn lookback(&self) -> usize;
-    /// Writes the code of every position in `from..to` to `out[i]` (positions index `out`).
+    /// Writes the code of every position `i` in `from..to` to `out[i - from]`.
     fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]);
     /// How decisively the pattern found at position `i` clears its thresholds, 0–1; from the
     /// bars alone, so that batch and streaming grade alike.
@@ -44,8 +44,8 @@ impl<R: Rule> Pattern for Stateless<R> {
     fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]) {
         // Telling the compiler that every `i - 4 ..= i` is inside the window lets it drop the
         // bounds checks, so `at` compiles to straight-line code over the block.
-        assert!(HISTORY <= from && to <= W && out.len() == W);
-        for (i, code) in (from..to).zip(&mut out[from..to]) {
+        assert!(HISTORY <= from && to <= W && out.len() == to - from);
+        for (i, code) in (from..to).zip(out.iter_mut()) {
             *code = self.rule.at(bars, i);
         }
     }

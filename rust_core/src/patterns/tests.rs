@@ -27,6 +27,13 @@ fn series(n: usize, seed: u64) -> [Vec<f64>; 4] {
     [o, h, l, c]
 }
 
+/// Runs `engine` writing pattern `p`'s code of bar `k` to `out[p * n + k]`.
+fn run_flat(engine: &mut PatternEngine, o: &[f64], h: &[f64], l: &[f64], c: &[f64], out: &mut [i32]) {
+    let mut columns: Vec<&mut [i32]> = out.chunks_mut(o.len().max(1)).collect();
+    columns.truncate(engine.names().len());
+    engine.run(o, h, l, c, None, &mut columns).unwrap();
+}
+
 #[test]
 fn streaming_equals_batch_at_every_index() {
     let [o, h, l, c] = series(1000, 7);
@@ -34,7 +41,7 @@ fn streaming_equals_batch_at_every_index() {
     let mut batch = PatternEngine::new(None, &settings).unwrap();
     let p = batch.names().len();
     let mut out = vec![0; p * o.len()];
-    batch.run(&o, &h, &l, &c, None, &mut out).unwrap();
+    run_flat(&mut batch, &o, &h, &l, &c, &mut out);
     let mut stream = PatternEngine::new(None, &settings).unwrap();
     for k in 0..o.len() {
         let codes = stream.push(o[k], h[k], l[k], c[k], None).unwrap().to_vec();
@@ -52,13 +59,13 @@ fn chunking_does_not_change_codes() {
     let p = whole.names().len();
     let n = o.len();
     let mut expected = vec![0; p * n];
-    whole.run(&o, &h, &l, &c, None, &mut expected).unwrap();
+    run_flat(&mut whole, &o, &h, &l, &c, &mut expected);
     let mut parts = PatternEngine::new(None, &settings).unwrap();
     let mut start = 0;
     for size in [1usize, 5, 119, 120, 121, 250, 1000].iter().cycle() {
         let end = (start + size).min(n);
         let mut out = vec![0; p * (end - start)];
-        parts.run(&o[start..end], &h[start..end], &l[start..end], &c[start..end], None, &mut out).unwrap();
+        run_flat(&mut parts, &o[start..end], &h[start..end], &l[start..end], &c[start..end], &mut out);
         for j in 0..p {
             assert_eq!(&out[j * (end - start)..(j + 1) * (end - start)], &expected[j * n + start..j * n + end]);
         }
@@ -123,7 +130,7 @@ fn talib_fixture() {
         let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
         let n = o.len();
         let mut out = vec![0; engine_names.len() * n];
-        engine.run(&o, &h, &l, &c, None, &mut out).unwrap();
+        run_flat(&mut engine, &o, &h, &l, &c, &mut out);
         for line in lines.by_ref() {
             if line == "end" {
                 break;
@@ -144,4 +151,19 @@ fn talib_fixture() {
         }
     }
     assert!(failures.is_empty(), "{} mismatches over {checked} checks:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn thresholds_fit_under_any_settings() {
+    // Distinct periods and factors everywhere: no two patterns can share a running sum.
+    let mut settings = Settings::default();
+    for (k, setting) in Setting::ALL.into_iter().enumerate() {
+        let range = RangeType::ALL[k % 3];
+        settings.set(setting, CandleSetting { range, period: 3 + 7 * k, factor: 0.1 + k as f64 }).unwrap();
+    }
+    let mut averages = super::averages::Averages::default();
+    for entry in super::catalog::entries() {
+        entry.instantiate(&mut averages, &settings);
+    }
+    assert!(averages.len() < super::bars::MAX_THRESHOLDS / 2, "{} thresholds", averages.len());
 }

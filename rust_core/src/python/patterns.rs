@@ -160,11 +160,38 @@ impl PyPatternEngine {
         let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
         let patterns = self.inner.names().len();
         let inner = &mut self.inner;
+        let n = o.len();
         let codes = py.detach(|| {
-            let mut codes = vec![0i32; patterns * o.len()];
-            inner.run(o, h, l, c, v, &mut codes).map(|()| codes)
+            let mut codes = vec![0i32; patterns * n];
+            let mut columns: Vec<&mut [i32]> = codes.chunks_mut(n.max(1)).take(patterns).collect();
+            columns.resize_with(patterns, Default::default); // n = 0: empty columns
+            inner.run(o, h, l, c, v, &mut columns).map(|()| codes)
         })?;
-        PyArray1::from_vec(py, codes).reshape([patterns, o.len()])
+        PyArray1::from_vec(py, codes).reshape([patterns, n])
+    }
+
+    /// Like `run`, but one int32 array per pattern (separate buffers: for long series they are
+    /// cheaper to allocate than one block).
+    #[pyo3(signature = (open, high, low, close, volume = None))]
+    fn run_columns<'py>(
+        &mut self,
+        py: Python<'py>,
+        open: PyReadonlyArray1<'py, f64>,
+        high: PyReadonlyArray1<'py, f64>,
+        low: PyReadonlyArray1<'py, f64>,
+        close: PyReadonlyArray1<'py, f64>,
+        volume: Option<PyReadonlyArray1<'py, f64>>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<i32>>>> {
+        let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
+        let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
+        let patterns = self.inner.names().len();
+        let inner = &mut self.inner;
+        let columns = py.detach(|| {
+            let mut columns = vec![vec![0i32; o.len()]; patterns];
+            let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
+            inner.run(o, h, l, c, v, &mut views).map(|()| columns)
+        })?;
+        Ok(columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect())
     }
 
     /// The graded signals since the last call, as columns (needs `scoring`).
