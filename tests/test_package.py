@@ -76,6 +76,12 @@ def test_batch_work_releases_the_gil() -> None:
     data = line * 600_000
     assert _runs_concurrently(lambda: tradecore.OrderBook("binance-spot", "BTCUSDT").replay(data))
 
+    from tradecore import patterns
+
+    bars = 300_000
+    close = 100 + np.sin(np.arange(bars) / 7.0) * 5
+    assert _runs_concurrently(lambda: patterns.detect(close, close + 1, close - 1, close))
+
 
 def readme_test_command() -> str:
     readme = (ROOT / "README.md").read_text()
@@ -106,6 +112,19 @@ def test_the_benchmark_script_runs(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "| order book | tradecore OrderBook.replay, one batch call |" in run.stdout
     assert "| candles | polars group_by_dynamic |" in run.stdout
+
+
+def test_the_pattern_benchmark_runs(tmp_path: Path) -> None:
+    from conftest import data_file
+
+    data_file("candles/btcperp_20211231_20220201_1m.csv.gz")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "patterns.py"), "--quick"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| batch, all 61 | TA-Lib, 61 CDL* calls |" in run.stdout
+    assert "| live, one new bar | tradecore PatternEngine.push |" in run.stdout
 
 
 def test_the_package_type_checks_strictly() -> None:

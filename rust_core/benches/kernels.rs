@@ -1,5 +1,6 @@
 //! Kernel benchmarks (criterion) on the real recordings in ../shared/data: parsing depth
-//! messages, replaying them through a book, and aggregating trades into candles. The
+//! messages, replaying them through a book, aggregating trades into candles, and detecting the
+//! 61 candlestick patterns in the real 1m bars. The
 //! side-by-side comparisons with other tools live in the top-level `benches/`.
 //!
 //! `cargo bench -p tradecore-core` (skips what it cannot find).
@@ -119,5 +120,51 @@ fn candles(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, book, candles);
+/// The real 1m bars of ../shared/data/candles as (open, high, low, close).
+fn real_bars() -> Option<[Vec<f64>; 4]> {
+    let file = std::fs::File::open(data_dir().join("candles/btcperp_20211231_20220201_1m.csv.gz")).ok()?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file).read_to_string(&mut text).ok()?;
+    let mut columns: [Vec<f64>; 4] = Default::default();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for (column, field) in columns.iter_mut().zip(&fields[1..5]) {
+            column.push(field.parse().ok()?);
+        }
+    }
+    Some(columns)
+}
+
+fn patterns(c: &mut Criterion) {
+    use tradecore_core::patterns::{PatternEngine, Settings};
+    let Some([o, h, l, close]) = real_bars() else {
+        eprintln!("skipping pattern benchmarks: shared data not found at {}", data_dir().display());
+        return;
+    };
+    let n = o.len();
+    let mut group = c.benchmark_group("patterns");
+    group.throughput(Throughput::Elements(n as u64));
+    group.sample_size(10);
+    let settings = Settings::default();
+    let mut out = vec![vec![0i32; n]; 61];
+    group.bench_function("all 61, 45k real 1m bars", |b| {
+        b.iter(|| {
+            let mut engine = PatternEngine::new(None, &settings).ok()?;
+            let mut columns: Vec<&mut [i32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+            engine.run(&o, &h, &l, &close, None, &mut columns).ok()
+        })
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("push one bar, all 61", |b| {
+        let mut engine = PatternEngine::new(None, &settings).ok();
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % n;
+            engine.as_mut().and_then(|e| e.push(o[k], h[k], l[k], close[k], None).ok().map(|codes| codes[0]))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, book, candles, patterns);
 criterion_main!(benches);

@@ -23,7 +23,8 @@ struct Chain {
     period: usize,
     start: i64,
     sum: f64,
-    /// The sum before each position of the current block was added.
+    /// The sum before each position of the current block was added; divided by `period` (the
+    /// mean) once the block's sums are done.
     before: [f64; W],
 }
 
@@ -42,10 +43,20 @@ struct Threshold {
     halve: bool,
 }
 
+/// The chains over the same range type and period: they add the same `(new − old)` each bar
+/// once past their start, so the difference is computed once for all of them.
+#[derive(Clone, Debug)]
+struct Family {
+    range: RangeType,
+    period: usize,
+    chains: Vec<usize>,
+}
+
 /// Registers the averages patterns need and computes them block by block.
 #[derive(Clone, Debug, Default)]
 pub struct Averages {
     chains: Vec<Chain>,
+    families: Vec<Family>,
     thresholds: Vec<Threshold>,
     /// Past ranges per range type (ring buffers), to subtract the range leaving each window.
     history: [Vec<f64>; 3],
@@ -115,64 +126,88 @@ impl Averages {
             return id;
         }
         self.chains.push(Chain { range, period, start, sum: 0.0, before: [0.0; W] });
+        let id = self.chains.len() - 1;
+        match self.families.iter_mut().find(|f| f.range == range && f.period == period) {
+            Some(family) => family.chains.push(id),
+            None => self.families.push(Family { range, period, chains: vec![id] }),
+        }
         let ring = &mut self.history[range.index()];
         // Room for a whole block on top of the window, since a block's ranges are stored first.
         let needed = (period + W).next_power_of_two();
         if ring.len() < needed {
             *ring = vec![0.0; needed];
         }
-        self.chains.len() - 1
+        id
     }
 
     /// Computes every threshold for positions `from..to` of `bars` (already loaded).
+    // A position indexes several columns and gives the bar number: plain index loops read best.
+    #[allow(clippy::needless_range_loop)]
     pub(crate) fn update(&mut self, bars: &mut Bars, from: usize, to: usize) {
-        for (range, ring) in RangeType::ALL.into_iter().zip(self.history.iter_mut()) {
+        let Averages { chains, families, thresholds, history } = self;
+        for (range, ring) in RangeType::ALL.into_iter().zip(history.iter_mut()) {
             if ring.is_empty() {
                 continue;
             }
-            let mask = ring.len() - 1;
+            let (column, mask) = (bars.column(range), ring.len() - 1);
             for i in from..to {
                 if let Ok(bar) = usize::try_from(bars.index(i)) {
-                    ring[bar & mask] = bars.measure(range, i);
+                    ring[bar & mask] = column[i];
                 }
             }
         }
-        for chain in &mut self.chains {
-            let ring = &self.history[chain.range.index()];
-            let mask = ring.len() - 1;
-            let period = chain.period as i64;
-            for i in from..to {
-                let bar = bars.index(i);
-                chain.before[i] = chain.sum;
-                let new = bars.measure(chain.range, i);
-                if bar >= chain.start + period {
-                    chain.sum += new - ring[(bar - period) as usize & mask];
-                } else if bar >= chain.start {
-                    chain.sum += new;
+        let first = bars.index(from);
+        for family in families.iter() {
+            let (column, ring) = (bars.column(family.range), &history[family.range.index()]);
+            let (mask, period) = (ring.len() - 1, family.period as i64);
+            if family.chains.iter().all(|&c| first >= chains[c].start + period) {
+                // Steady state: every chain of the family adds the same difference.
+                let mut diff = [0.0; W];
+                for i in from..to {
+                    diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
+                }
+                for i in from..to {
+                    for &c in &family.chains {
+                        let chain = &mut chains[c];
+                        chain.before[i] = chain.sum;
+                        chain.sum += diff[i];
+                    }
+                }
+            } else {
+                // Near the start of the series some chains are still summing their first window.
+                for &c in &family.chains {
+                    let chain = &mut chains[c];
+                    for i in from..to {
+                        let bar = bars.index(i);
+                        chain.before[i] = chain.sum;
+                        if bar >= chain.start + period {
+                            chain.sum += column[i] - ring[(bar - period) as usize & mask];
+                        } else if bar >= chain.start {
+                            chain.sum += column[i];
+                        }
+                    }
                 }
             }
         }
-        let Bars { body, range: high_low, upper, lower, avgs, .. } = bars;
-        let own = |range: RangeType, i: usize| match range {
-            RangeType::RealBody => body[i],
-            RangeType::HighLow => high_low[i],
-            RangeType::Shadows => upper[i] + lower[i],
-        };
-        for (t, column) in self.thresholds.iter().zip(avgs.iter_mut()) {
+        // The mean once per chain, then each threshold scales it: factor × (sum / period) / divisor.
+        for chain in chains.iter_mut() {
+            let period = chain.period as f64;
+            for sum in &mut chain.before[from..to] {
+                *sum /= period;
+            }
+        }
+        for (t, column) in thresholds.iter().zip(bars.avgs.iter_mut()) {
             let divisor = if t.halve { 2.0 } else { 1.0 };
-            match t.source {
-                Source::Chain(c) => {
-                    let before = &self.chains[c].before;
-                    let period = t.period as f64;
-                    for (value, sum) in column[from..to].iter_mut().zip(&before[from..to]) {
-                        *value = t.factor * (sum / period) / divisor;
-                    }
-                }
-                Source::Own(range) => {
-                    for (i, value) in (from..to).zip(&mut column[from..to]) {
-                        *value = t.factor * own(range, i) / divisor;
-                    }
-                }
+            let mean = match t.source {
+                Source::Chain(c) => &chains[c].before,
+                Source::Own(range) => match range {
+                    RangeType::RealBody => &bars.body,
+                    RangeType::HighLow => &bars.range,
+                    RangeType::Shadows => &bars.shadows,
+                },
+            };
+            for (value, mean) in column[from..to].iter_mut().zip(&mean[from..to]) {
+                *value = t.factor * mean / divisor;
             }
         }
     }

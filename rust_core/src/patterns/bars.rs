@@ -30,6 +30,8 @@ pub struct Bars {
     pub lower: [f64; W],
     /// high − low
     pub range: [f64; W],
+    /// upper + lower shadow
+    pub shadows: [f64; W],
     /// Average thresholds, one column per registered `Avg` (a fixed 256, so that an `Avg`, a
     /// `u8`, always indexes in bounds and pattern code compiles without panicking branches).
     pub(crate) avgs: Box<[[f64; W]; MAX_THRESHOLDS]>,
@@ -52,6 +54,7 @@ impl Bars {
             upper: zero,
             lower: zero,
             range: zero,
+            shadows: zero,
             avgs: vec![zero; MAX_THRESHOLDS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!()),
             used: averages,
             base: -(HISTORY as i64),
@@ -137,17 +140,18 @@ impl Bars {
             self.upper[i] = h - if white { c } else { o };
             self.lower[i] = if white { o } else { c } - l;
             self.range[i] = h - l;
+            self.shadows[i] = self.upper[i] + self.lower[i];
         }
     }
 
-    /// The measure a range type averages, for the candle at position `i`.
+    /// The measure a range type averages, per position.
     #[inline]
-    pub(crate) fn measure(&self, range: super::settings::RangeType, i: usize) -> f64 {
+    pub(crate) fn column(&self, range: super::settings::RangeType) -> &[f64; W] {
         use super::settings::RangeType::*;
         match range {
-            RealBody => self.body[i],
-            HighLow => self.range[i],
-            Shadows => self.upper[i] + self.lower[i],
+            RealBody => &self.body,
+            HighLow => &self.range,
+            Shadows => &self.shadows,
         }
     }
 
@@ -165,6 +169,7 @@ impl Bars {
             &mut self.upper,
             &mut self.lower,
             &mut self.range,
+            &mut self.shadows,
         ] {
             keep(column);
         }

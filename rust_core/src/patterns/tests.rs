@@ -167,3 +167,28 @@ fn thresholds_fit_under_any_settings() {
     }
     assert!(averages.len() < super::bars::MAX_THRESHOLDS / 2, "{} thresholds", averages.len());
 }
+
+#[test]
+fn streaming_signals_equal_batch_signals() {
+    let [o, h, l, c] = series(2_000, 9);
+    let volume: Vec<f64> = (0..o.len()).map(|k| 10.0 + (k % 7) as f64).collect();
+    let settings = Settings::default();
+    let mut batch = PatternEngine::new(None, &settings).unwrap();
+    batch.enable_scoring(ScoreConfig::default()).unwrap();
+    let n = o.len();
+    let mut out = vec![0; batch.names().len() * n];
+    let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).collect();
+    batch.run(&o, &h, &l, &c, Some(&volume), &mut columns).unwrap();
+    let expected = batch.take_signals();
+    let mut stream = PatternEngine::new(None, &settings).unwrap();
+    stream.enable_scoring(ScoreConfig::default()).unwrap();
+    let mut got = Vec::new();
+    for k in 0..n {
+        stream.push(o[k], h[k], l[k], c[k], Some(volume[k])).unwrap();
+        got.extend(stream.take_signals());
+    }
+    assert_eq!(got, expected);
+    assert!(expected.iter().any(|s| s.accepted) && expected.iter().any(|s| !s.accepted));
+    let fired: usize = out.iter().filter(|code| **code != 0).count();
+    assert_eq!(expected.len(), fired);
+}
