@@ -32,6 +32,9 @@ pub struct Bars {
     pub range: [f64; W],
     /// upper + lower shadow
     pub shadows: [f64; W],
+    /// max(open, close) and min(open, close)
+    pub body_top: [f64; W],
+    pub body_bottom: [f64; W],
     /// Average thresholds, one column per registered `Avg` (a fixed 256, so that an `Avg`, a
     /// `u8`, always indexes in bounds and pattern code compiles without panicking branches).
     pub(crate) avgs: Box<[[f64; W]; MAX_THRESHOLDS]>,
@@ -55,6 +58,8 @@ impl Bars {
             lower: zero,
             range: zero,
             shadows: zero,
+            body_top: zero,
+            body_bottom: zero,
             avgs: vec![zero; MAX_THRESHOLDS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!()),
             used: averages,
             base: -(HISTORY as i64),
@@ -92,13 +97,13 @@ impl Bars {
     /// Top of the real body: max(open, close).
     #[inline]
     pub fn top(&self, i: usize) -> f64 {
-        self.open[i].max(self.close[i])
+        self.body_top[i]
     }
 
     /// Bottom of the real body: min(open, close).
     #[inline]
     pub fn bottom(&self, i: usize) -> f64 {
-        self.open[i].min(self.close[i])
+        self.body_bottom[i]
     }
 
     /// The real body of `later` is entirely above the real body of `earlier`.
@@ -141,6 +146,7 @@ impl Bars {
             self.lower[i] = if white { o } else { c } - l;
             self.range[i] = h - l;
             self.shadows[i] = self.upper[i] + self.lower[i];
+            (self.body_top[i], self.body_bottom[i]) = if white { (c, o) } else { (o, c) };
         }
     }
 
@@ -170,6 +176,8 @@ impl Bars {
             &mut self.lower,
             &mut self.range,
             &mut self.shadows,
+            &mut self.body_top,
+            &mut self.body_bottom,
         ] {
             keep(column);
         }
