@@ -27,32 +27,35 @@ pub(super) const PATTERNS: &[Entry] = &[
 ];
 
 /// `x` is within `tolerance` of `level`, both ends included.
-#[inline]
+#[inline(always)]
 fn within(x: f64, level: f64, tolerance: f64) -> bool {
-    x <= level + tolerance && x >= level - tolerance
+    (x <= level + tolerance) & (x >= level - tolerance)
 }
 
 /// Three white candles, each closing above the one before.
-#[inline]
+#[inline(always)]
 fn three_rising_whites(b: &Bars, i: usize) -> bool {
-    b.white(i - 2) && b.white(i - 1) && b.white(i) && b.close[i] > b.close[i - 1] && b.close[i - 1] > b.close[i - 2]
+    b.white(i - 2) & b.white(i - 1) & b.white(i) & (b.close[i] > b.close[i - 1]) & (b.close[i - 1] > b.close[i - 2])
 }
 
 /// Candle `later` opens inside the white body of `earlier` or not more than `near` above its close.
-#[inline]
+#[inline(always)]
 fn opens_in_or_near(b: &Bars, later: usize, earlier: usize, near: f64) -> bool {
-    b.open[later] > b.open[earlier] && b.open[later] <= b.close[earlier] + near
+    (b.open[later] > b.open[earlier]) & (b.open[later] <= b.close[earlier] + near)
 }
 
-/// The third candle closes past `penetration` × the first candle's body, measured from the first
-/// candle's close back into its body: upward for a bullish reversal, downward for a bearish one.
-#[inline]
-fn closes_into_first(b: &Bars, i: usize, penetration: f64, bullish: bool) -> bool {
-    if bullish {
-        b.close[i] > b.close[i - 2] + b.body[i - 2] * penetration
-    } else {
-        b.close[i] < b.close[i - 2] - b.body[i - 2] * penetration
-    }
+/// The third candle closes above `penetration` × the first candle's body, measured from the first
+/// candle's close up into its body (a bullish reversal).
+#[inline(always)]
+fn closes_up_into_first(b: &Bars, i: usize, penetration: f64) -> bool {
+    b.close[i] > b.close[i - 2] + b.body[i - 2] * penetration
+}
+
+/// The third candle closes below `penetration` × the first candle's body, measured from the first
+/// candle's close down into its body (a bearish reversal).
+#[inline(always)]
+fn closes_down_into_first(b: &Bars, i: usize, penetration: f64) -> bool {
+    b.close[i] < b.close[i - 2] - b.body[i - 2] * penetration
 }
 
 /// How far the third candle's close went past the penetration level, against the first body.
@@ -90,31 +93,31 @@ impl StarBodies {
         s.period(Setting::BodyLong).max(s.period(star)).max(s.period(Setting::BodyShort)) + 2
     }
 
-    #[inline]
+    #[inline(always)]
     fn fit(&self, b: &Bars, i: usize) -> bool {
-        b.body[i - 2] > b.avg(self.long, i - 2)
-            && b.body[i - 1] <= b.avg(self.star, i - 1)
-            && b.body[i] > b.avg(self.third, i)
+        (b.body[i - 2] > b.avg(self.long, i - 2))
+            & (b.body[i - 1] <= b.avg(self.star, i - 1))
+            & (b.body[i] > b.avg(self.third, i))
     }
 
     /// Morning star shape: black first, star body gapping below it, white third closing into it.
-    #[inline]
+    #[inline(always)]
     fn morning(&self, b: &Bars, i: usize) -> bool {
         b.black(i - 2)
-            && b.white(i)
-            && b.body_gap_down(i - 1, i - 2)
-            && closes_into_first(b, i, self.penetration, true)
-            && self.fit(b, i)
+            & b.white(i)
+            & b.body_gap_down(i - 1, i - 2)
+            & closes_up_into_first(b, i, self.penetration)
+            & self.fit(b, i)
     }
 
     /// Evening star shape: white first, star body gapping above it, black third closing into it.
-    #[inline]
+    #[inline(always)]
     fn evening(&self, b: &Bars, i: usize) -> bool {
         b.white(i - 2)
-            && b.black(i)
-            && b.body_gap_up(i - 1, i - 2)
-            && closes_into_first(b, i, self.penetration, false)
-            && self.fit(b, i)
+            & b.black(i)
+            & b.body_gap_up(i - 1, i - 2)
+            & closes_down_into_first(b, i, self.penetration)
+            & self.fit(b, i)
     }
 
     /// Long first body, small star, solid third body, and a close well into the first body.
@@ -149,15 +152,15 @@ impl Rule for TwoCrows {
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (b.open[i], b.close[i]);
         let found = b.white(i - 2)
-            && b.black(i - 1)
-            && b.black(i)
-            && b.body_gap_up(i - 1, i - 2)
-            && o < b.open[i - 1]
-            && o > b.close[i - 1]
-            && c > b.open[i - 2]
-            && c < b.close[i - 2]
-            && b.body[i - 2] > b.avg(self.long, i - 2);
-        if found { -100 } else { 0 }
+            & b.black(i - 1)
+            & b.black(i)
+            & b.body_gap_up(i - 1, i - 2)
+            & (o < b.open[i - 1])
+            & (o > b.close[i - 1])
+            & (c > b.open[i - 2])
+            & (c < b.close[i - 2])
+            & (b.body[i - 2] > b.avg(self.long, i - 2));
+        i32::from(found) * -100
     }
 
     /// Graded: the first body's length, the gap, and how deep the last crow closes into the white body.
@@ -191,17 +194,12 @@ impl Rule for ThreeInside {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let inside = b.top(i - 1) < b.top(i - 2) && b.bottom(i - 1) > b.bottom(i - 2);
-        let breaks_out = if b.white(i - 2) {
-            b.black(i) && b.close[i] < b.open[i - 2]
-        } else {
-            b.white(i) && b.close[i] > b.open[i - 2]
-        };
-        let found = inside
-            && breaks_out
-            && b.body[i - 2] > b.avg(self.long, i - 2)
-            && b.body[i - 1] <= b.avg(self.short, i - 1);
-        if found { -b.color(i - 2) * 100 } else { 0 }
+        let inside = (b.top(i - 1) < b.top(i - 2)) & (b.bottom(i - 1) > b.bottom(i - 2));
+        let harami = inside & (b.body[i - 2] > b.avg(self.long, i - 2)) & (b.body[i - 1] <= b.avg(self.short, i - 1));
+        // Down: white first, black third closing under its open; up: the mirror image.
+        let down = b.white(i - 2) & b.black(i) & (b.close[i] < b.open[i - 2]);
+        let up = b.black(i - 2) & b.white(i) & (b.close[i] > b.open[i - 2]);
+        i32::from(harami & up) * 100 - i32::from(harami & down) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -232,9 +230,9 @@ impl Rule for ThreeOutside {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o1, c1, o2, c2) = (b.open[i - 1], b.close[i - 1], b.open[i - 2], b.close[i - 2]);
-        let up = b.white(i - 1) && b.black(i - 2) && c1 > o2 && o1 < c2 && b.close[i] > c1;
-        let down = b.black(i - 1) && b.white(i - 2) && o1 > c2 && c1 < o2 && b.close[i] < c1;
-        if up || down { b.color(i - 1) * 100 } else { 0 }
+        let up = b.white(i - 1) & b.black(i - 2) & (c1 > o2) & (o1 < c2) & (b.close[i] > c1);
+        let down = b.black(i - 1) & b.white(i - 2) & (o1 > c2) & (c1 < o2) & (b.close[i] < c1);
+        i32::from(up) * 100 - i32::from(down) * 100
     }
 
     /// Graded: how much bigger the engulfing body is, and how far the third close runs past it.
@@ -280,22 +278,22 @@ impl Rule for ThreeStarsInSouth {
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (first, second) = (i - 2, i - 1);
         let found = b.black(first)
-            && b.black(second)
-            && b.black(i)
-            && b.body[first] > b.avg(self.long, first)
-            && b.lower[first] > b.avg(self.long_shadow, first)
-            && b.body[second] < b.body[first]
-            && b.open[second] > b.close[first]
-            && b.open[second] <= b.high[first]
-            && b.low[second] < b.close[first]
-            && b.low[second] >= b.low[first]
-            && b.lower[second] > b.avg(self.second_shadow, second)
-            && b.body[i] < b.avg(self.short, i)
-            && b.lower[i] < b.avg(self.third_shadow, i)
-            && b.upper[i] < b.avg(self.third_shadow, i)
-            && b.low[i] > b.low[second]
-            && b.high[i] < b.high[second];
-        if found { 100 } else { 0 }
+            & b.black(second)
+            & b.black(i)
+            & (b.body[first] > b.avg(self.long, first))
+            & (b.lower[first] > b.avg(self.long_shadow, first))
+            & (b.body[second] < b.body[first])
+            & (b.open[second] > b.close[first])
+            & (b.open[second] <= b.high[first])
+            & (b.low[second] < b.close[first])
+            & (b.low[second] >= b.low[first])
+            & (b.lower[second] > b.avg(self.second_shadow, second))
+            & (b.body[i] < b.avg(self.short, i))
+            & (b.lower[i] < b.avg(self.third_shadow, i))
+            & (b.upper[i] < b.avg(self.third_shadow, i))
+            & (b.low[i] > b.low[second])
+            & (b.high[i] < b.high[second]);
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -341,13 +339,15 @@ impl Rule for ThreeWhiteSoldiers {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
-            && (0..3).all(|k| b.upper[i - 2 + k] < b.avg(self.shadow[k], i - 2 + k))
-            && opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
-            && opens_in_or_near(b, i, i - 1, b.avg(self.near[1], i - 1))
-            && b.body[i - 1] > b.body[i - 2] - b.avg(self.far[0], i - 2)
-            && b.body[i] > b.body[i - 1] - b.avg(self.far[1], i - 1)
-            && b.body[i] > b.avg(self.short, i);
-        if found { 100 } else { 0 }
+            & (b.upper[i - 2] < b.avg(self.shadow[0], i - 2))
+            & (b.upper[i - 1] < b.avg(self.shadow[1], i - 1))
+            & (b.upper[i] < b.avg(self.shadow[2], i))
+            & opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
+            & opens_in_or_near(b, i, i - 1, b.avg(self.near[1], i - 1))
+            & (b.body[i - 1] > b.body[i - 2] - b.avg(self.far[0], i - 2))
+            & (b.body[i] > b.body[i - 1] - b.avg(self.far[1], i - 1))
+            & (b.body[i] > b.avg(self.short, i));
+        i32::from(found) * 100
     }
 
     /// Graded: the longest upper shadow against its limit, and the last soldier's body.
@@ -380,17 +380,18 @@ impl Rule for AbandonedBaby {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let stars = &self.0;
+        let fit = stars.fit(b, i);
         let top = b.white(i - 2)
-            && b.black(i)
-            && closes_into_first(b, i, stars.penetration, false)
-            && b.gap_up(i - 1, i - 2)
-            && b.gap_down(i, i - 1);
+            & b.black(i)
+            & closes_down_into_first(b, i, stars.penetration)
+            & b.gap_up(i - 1, i - 2)
+            & b.gap_down(i, i - 1);
         let bottom = b.black(i - 2)
-            && b.white(i)
-            && closes_into_first(b, i, stars.penetration, true)
-            && b.gap_down(i - 1, i - 2)
-            && b.gap_up(i, i - 1);
-        if (top || bottom) && stars.fit(b, i) { b.color(i) * 100 } else { 0 }
+            & b.white(i)
+            & closes_up_into_first(b, i, stars.penetration)
+            & b.gap_down(i - 1, i - 2)
+            & b.gap_up(i, i - 1);
+        i32::from(fit & bottom) * 100 - i32::from(fit & top) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -432,12 +433,12 @@ impl Rule for AdvanceBlock {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
-            && opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
-            && opens_in_or_near(b, i, i - 1, b.avg(self.near[1], i - 1))
-            && b.body[i - 2] > b.avg(self.long, i - 2)
-            && b.upper[i - 2] < b.avg(self.short_shadow[0], i - 2)
-            && self.weakening(b, i);
-        if found { -100 } else { 0 }
+            & opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
+            & opens_in_or_near(b, i, i - 1, b.avg(self.near[1], i - 1))
+            & (b.body[i - 2] > b.avg(self.long, i - 2))
+            & (b.upper[i - 2] < b.avg(self.short_shadow[0], i - 2))
+            & self.weakening(b, i);
+        i32::from(found) * -100
     }
 
     /// Graded: the first candle's strength, and how much the last body shrank against it.
@@ -452,21 +453,21 @@ impl Rule for AdvanceBlock {
 
 impl AdvanceBlock {
     /// Any of TA-Lib's four signs of a stalling advance.
-    #[inline]
+    #[inline(always)]
     fn weakening(&self, b: &Bars, i: usize) -> bool {
         let (first, second, third) = (b.body[i - 2], b.body[i - 1], b.body[i]);
         // The second body is far smaller than the first and the third no bigger than the second.
         let blocked_at_second =
-            second < first - b.avg(self.far[0], i - 2) && third < second + b.avg(self.near[1], i - 1);
+            (second < first - b.avg(self.far[0], i - 2)) & (third < second + b.avg(self.near[1], i - 1));
         // The third body is far smaller than the second.
         let blocked_at_third = third < second - b.avg(self.far[1], i - 1);
         // Shrinking bodies with a real upper shadow on the second or third candle.
-        let shrinking_with_shadows = third < second
-            && second < first
-            && (b.upper[i] > b.avg(self.short_shadow[2], i) || b.upper[i - 1] > b.avg(self.short_shadow[1], i - 1));
+        let shrinking_with_shadows = (third < second)
+            & (second < first)
+            & ((b.upper[i] > b.avg(self.short_shadow[2], i)) | (b.upper[i - 1] > b.avg(self.short_shadow[1], i - 1)));
         // A smaller third body under a long upper shadow.
-        let long_last_shadow = third < second && b.upper[i] > b.avg(self.long_shadow, i);
-        blocked_at_second || blocked_at_third || shrinking_with_shadows || long_last_shadow
+        let long_last_shadow = (third < second) & (b.upper[i] > b.avg(self.long_shadow, i));
+        blocked_at_second | blocked_at_third | shrinking_with_shadows | long_last_shadow
     }
 }
 
@@ -487,7 +488,7 @@ impl Rule for EveningDojiStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if self.0.evening(b, i) { -100 } else { 0 }
+        i32::from(self.0.evening(b, i)) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -512,7 +513,7 @@ impl Rule for EveningStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if self.0.evening(b, i) { -100 } else { 0 }
+        i32::from(self.0.evening(b, i)) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -546,14 +547,16 @@ impl Rule for IdenticalThreeCrows {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
-            && b.black(i - 1)
-            && b.black(i)
-            && b.close[i - 2] > b.close[i - 1]
-            && b.close[i - 1] > b.close[i]
-            && (0..3).all(|k| b.lower[i - 2 + k] < b.avg(self.shadow[k], i - 2 + k))
-            && within(b.open[i - 1], b.close[i - 2], b.avg(self.equal[0], i - 2))
-            && within(b.open[i], b.close[i - 1], b.avg(self.equal[1], i - 1));
-        if found { -100 } else { 0 }
+            & b.black(i - 1)
+            & b.black(i)
+            & (b.close[i - 2] > b.close[i - 1])
+            & (b.close[i - 1] > b.close[i])
+            & (b.lower[i - 2] < b.avg(self.shadow[0], i - 2))
+            & (b.lower[i - 1] < b.avg(self.shadow[1], i - 1))
+            & (b.lower[i] < b.avg(self.shadow[2], i))
+            & within(b.open[i - 1], b.close[i - 2], b.avg(self.equal[0], i - 2))
+            & within(b.open[i], b.close[i - 1], b.avg(self.equal[1], i - 1));
+        i32::from(found) * -100
     }
 
     /// Graded: how exactly each crow opens at the previous close, and the longest lower shadow.
@@ -584,7 +587,7 @@ impl Rule for MorningDojiStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if self.0.morning(b, i) { 100 } else { 0 }
+        i32::from(self.0.morning(b, i)) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -609,7 +612,7 @@ impl Rule for MorningStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if self.0.morning(b, i) { 100 } else { 0 }
+        i32::from(self.0.morning(b, i)) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -647,13 +650,13 @@ impl Rule for StalledPattern {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
-            && b.body[i - 2] > b.avg(self.long[0], i - 2)
-            && b.body[i - 1] > b.avg(self.long[1], i - 1)
-            && b.upper[i - 1] < b.avg(self.shadow, i - 1)
-            && opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
-            && b.body[i] < b.avg(self.short, i)
-            && b.open[i] >= b.close[i - 1] - b.body[i] - b.avg(self.near[1], i - 1);
-        if found { -100 } else { 0 }
+            & (b.body[i - 2] > b.avg(self.long[0], i - 2))
+            & (b.body[i - 1] > b.avg(self.long[1], i - 1))
+            & (b.upper[i - 1] < b.avg(self.shadow, i - 1))
+            & opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
+            & (b.body[i] < b.avg(self.short, i))
+            & (b.open[i] >= b.close[i - 1] - b.body[i] - b.avg(self.near[1], i - 1));
+        i32::from(found) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -685,11 +688,11 @@ impl Rule for StickSandwich {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
-            && b.white(i - 1)
-            && b.black(i)
-            && b.low[i - 1] > b.close[i - 2]
-            && within(b.close[i], b.close[i - 2], b.avg(self.equal, i - 2));
-        if found { 100 } else { 0 }
+            & b.white(i - 1)
+            & b.black(i)
+            & (b.low[i - 1] > b.close[i - 2])
+            & within(b.close[i], b.close[i - 2], b.avg(self.equal, i - 2));
+        i32::from(found) * 100
     }
 
     /// Graded: how exactly the two closes match, and how far the middle candle stays above them.
@@ -722,16 +725,11 @@ impl Rule for Tristar {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let doji = b.avg(self.doji, i - 2);
-        if !(b.body[i - 2] <= doji && b.body[i - 1] <= doji && b.body[i] <= doji) {
-            return 0;
-        }
-        if b.body_gap_up(i - 1, i - 2) && b.top(i) < b.top(i - 1) {
-            -100
-        } else if b.body_gap_down(i - 1, i - 2) && b.bottom(i) > b.bottom(i - 1) {
-            100
-        } else {
-            0
-        }
+        let dojis = (b.body[i - 2] <= doji) & (b.body[i - 1] <= doji) & (b.body[i] <= doji);
+        let top = dojis & b.body_gap_up(i - 1, i - 2) & (b.top(i) < b.top(i - 1));
+        // `!top`: TA-Lib tests the bottom only when the top fails (the gaps exclude each other anyway).
+        let bottom = !top & dojis & b.body_gap_down(i - 1, i - 2) & (b.bottom(i) > b.bottom(i - 1));
+        i32::from(bottom) * 100 - i32::from(top) * 100
     }
 
     /// Graded: the largest of the three bodies against the doji limit, and the star's gap against
@@ -764,15 +762,15 @@ impl Rule for UniqueThreeRiver {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
-            && b.black(i - 1)
-            && b.white(i)
-            && b.close[i - 1] > b.close[i - 2]
-            && b.open[i - 1] <= b.open[i - 2]
-            && b.low[i - 1] < b.low[i - 2]
-            && b.open[i] > b.low[i - 1]
-            && b.body[i - 2] > b.avg(self.long, i - 2)
-            && b.body[i] < b.avg(self.short, i);
-        if found { 100 } else { 0 }
+            & b.black(i - 1)
+            & b.white(i)
+            & (b.close[i - 1] > b.close[i - 2])
+            & (b.open[i - 1] <= b.open[i - 2])
+            & (b.low[i - 1] < b.low[i - 2])
+            & (b.open[i] > b.low[i - 1])
+            & (b.body[i - 2] > b.avg(self.long, i - 2))
+            & (b.body[i] < b.avg(self.short, i));
+        i32::from(found) * 100
     }
 
     /// Graded: the first body's length, the third body's smallness, and the depth of the new low.
