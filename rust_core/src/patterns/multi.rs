@@ -28,7 +28,7 @@ fn consecutive<const N: usize>(r: &mut Registrar<'_>, setting: Setting, first: u
 }
 
 /// `a` lies beyond `b` in direction `dir` (+1: above, −1: below), compared as `a·dir > b·dir`.
-#[inline]
+#[inline(always)]
 fn past(dir: f64, a: f64, b: f64) -> bool {
     a * dir > b * dir
 }
@@ -60,16 +60,19 @@ impl Rule for ThreeBlackCrows {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let colors = b.white(i - 3) && b.black(i - 2) && b.black(i - 1) && b.black(i);
-        let opens_inside = |k: usize| b.open[k] < b.open[k - 1] && b.open[k] > b.close[k - 1];
+        let colors = b.white(i - 3) & b.black(i - 2) & b.black(i - 1) & b.black(i);
+        let opens_inside = |k: usize| (b.open[k] < b.open[k - 1]) & (b.open[k] > b.close[k - 1]);
+        let bare = |k: usize| b.lower[i - k] < b.avg(self.shadow[k], i - k);
         let found = colors
-            && opens_inside(i - 1)
-            && opens_inside(i)
-            && b.high[i - 3] > b.close[i - 2]
-            && b.close[i - 2] > b.close[i - 1]
-            && b.close[i - 1] > b.close[i]
-            && (0..3).all(|k| b.lower[i - k] < b.avg(self.shadow[k], i - k));
-        if found { -100 } else { 0 }
+            & opens_inside(i - 1)
+            & opens_inside(i)
+            & (b.high[i - 3] > b.close[i - 2])
+            & (b.close[i - 2] > b.close[i - 1])
+            & (b.close[i - 1] > b.close[i])
+            & bare(0)
+            & bare(1)
+            & bare(2);
+        -100 * i32::from(found)
     }
 
     /// Graded: how bare the three lower shadows are.
@@ -100,21 +103,16 @@ impl Rule for ThreeLineStrike {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let dir = b.color(i - 1);
-        if b.color(i - 3) != dir || b.color(i - 2) != dir || b.color(i) != -dir {
-            return 0;
-        }
-        let opens_near = |k: usize, near: f64| b.open[k] >= b.bottom(k - 1) - near && b.open[k] <= b.top(k - 1) + near;
-        if !(opens_near(i - 2, b.avg(self.near3, i - 3)) && opens_near(i - 1, b.avg(self.near2, i - 2))) {
-            return 0;
-        }
+        let up = b.white(i - 1);
+        let colors = (b.white(i - 3) == up) & (b.white(i - 2) == up) & (b.white(i) != up);
+        let opens_near =
+            |k: usize, near: f64| (b.open[k] >= b.bottom(k - 1) - near) & (b.open[k] <= b.top(k - 1) + near);
+        let near = opens_near(i - 2, b.avg(self.near3, i - 3)) & opens_near(i - 1, b.avg(self.near2, i - 2));
         let (c, o) = (&b.close, &b.open);
-        let strike = if dir == 1 {
-            c[i - 1] > c[i - 2] && c[i - 2] > c[i - 3] && o[i] > c[i - 1] && c[i] < o[i - 3]
-        } else {
-            c[i - 1] < c[i - 2] && c[i - 2] < c[i - 3] && o[i] < c[i - 1] && c[i] > o[i - 3]
-        };
-        if strike { dir * 100 } else { 0 }
+        let rising = (c[i - 1] > c[i - 2]) & (c[i - 2] > c[i - 3]) & (o[i] > c[i - 1]) & (c[i] < o[i - 3]);
+        let falling = (c[i - 1] < c[i - 2]) & (c[i - 2] < c[i - 3]) & (o[i] < c[i - 1]) & (c[i] > o[i - 3]);
+        let found = colors & near;
+        100 * i32::from(found & up & rising) - 100 * i32::from(found & !up & falling)
     }
 
     /// Graded: how far the strike closes past the first open (against the three lines' span) and
@@ -149,32 +147,26 @@ impl Rule for Breakaway {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let dir = b.color(i - 4);
-        if b.color(i - 3) != dir || b.color(i - 1) != dir || b.color(i) != -dir {
-            return 0;
-        }
-        if b.body[i - 4] <= b.avg(self.long, i - 4) {
-            return 0;
-        }
+        let up = b.white(i - 4);
+        let colors = (b.white(i - 3) == up) & (b.white(i - 1) == up) & (b.white(i) != up);
+        let long = b.body[i - 4] > b.avg(self.long, i - 4);
         let (h, l, c) = (&b.high, &b.low, &b.close);
-        let found = if dir == -1 {
-            b.body_gap_down(i - 3, i - 4)
-                && h[i - 2] < h[i - 3]
-                && l[i - 2] < l[i - 3]
-                && h[i - 1] < h[i - 2]
-                && l[i - 1] < l[i - 2]
-                && c[i] > b.open[i - 3]
-                && c[i] < c[i - 4]
-        } else {
-            b.body_gap_up(i - 3, i - 4)
-                && h[i - 2] > h[i - 3]
-                && l[i - 2] > l[i - 3]
-                && h[i - 1] > h[i - 2]
-                && l[i - 1] > l[i - 2]
-                && c[i] < b.open[i - 3]
-                && c[i] > c[i - 4]
-        };
-        if found { b.color(i) * 100 } else { 0 }
+        let slide = b.body_gap_down(i - 3, i - 4)
+            & (h[i - 2] < h[i - 3])
+            & (l[i - 2] < l[i - 3])
+            & (h[i - 1] < h[i - 2])
+            & (l[i - 1] < l[i - 2])
+            & (c[i] > b.open[i - 3])
+            & (c[i] < c[i - 4]);
+        let climb = b.body_gap_up(i - 3, i - 4)
+            & (h[i - 2] > h[i - 3])
+            & (l[i - 2] > l[i - 3])
+            & (h[i - 1] > h[i - 2])
+            & (l[i - 1] > l[i - 2])
+            & (c[i] < b.open[i - 3])
+            & (c[i] > c[i - 4]);
+        let found = colors & long;
+        100 * i32::from(found & !up & slide) - 100 * i32::from(found & up & climb)
     }
 
     /// Graded: the first body against BodyLong, and how deep into the gap the last candle closes.
@@ -208,21 +200,20 @@ impl Rule for ConcealingBabySwallow {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if !(b.black(i - 3) && b.black(i - 2) && b.black(i - 1) && b.black(i)) {
-            return 0;
-        }
+        let colors = b.black(i - 3) & b.black(i - 2) & b.black(i - 1) & b.black(i);
         let marubozu = |offset: usize| {
             let (k, t) = (i - offset, b.avg(self.shadow[offset - 1], i - offset));
-            b.lower[k] < t && b.upper[k] < t
+            (b.lower[k] < t) & (b.upper[k] < t)
         };
-        let found = marubozu(3)
-            && marubozu(2)
-            && b.body_gap_down(i - 1, i - 2)
-            && b.upper[i - 1] > b.avg(self.shadow[0], i - 1)
-            && b.high[i - 1] > b.close[i - 2]
-            && b.high[i] > b.high[i - 1]
-            && b.low[i] < b.low[i - 1];
-        if found { 100 } else { 0 }
+        let found = colors
+            & marubozu(3)
+            & marubozu(2)
+            & b.body_gap_down(i - 1, i - 2)
+            & (b.upper[i - 1] > b.avg(self.shadow[0], i - 1))
+            & (b.high[i - 1] > b.close[i - 2])
+            & (b.high[i] > b.high[i - 1])
+            & (b.low[i] < b.low[i - 1]);
+        100 * i32::from(found)
     }
 
     /// Graded: how bare the two marubozu are, how long the third candle's upper shadow is, and how
@@ -262,21 +253,14 @@ impl Rule for GapSideBySideWhite {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if !(b.white(i - 1) && b.white(i)) {
-            return 0;
-        }
-        let up = b.body_gap_up(i - 1, i - 2);
-        let gapped = (up && b.body_gap_up(i, i - 2)) || (b.body_gap_down(i - 1, i - 2) && b.body_gap_down(i, i - 2));
-        if !gapped {
-            return 0;
-        }
+        let colors = b.white(i - 1) & b.white(i);
+        let up = b.body_gap_up(i - 1, i - 2) & b.body_gap_up(i, i - 2);
+        let down = b.body_gap_down(i - 1, i - 2) & b.body_gap_down(i, i - 2);
         let (near, equal) = (b.avg(self.near, i - 1), b.avg(self.equal, i - 1));
-        let same_size = b.body[i] >= b.body[i - 1] - near && b.body[i] <= b.body[i - 1] + near;
-        let same_open = b.open[i] >= b.open[i - 1] - equal && b.open[i] <= b.open[i - 1] + equal;
-        if !(same_size && same_open) {
-            return 0;
-        }
-        if up { 100 } else { -100 }
+        let same_size = (b.body[i] >= b.body[i - 1] - near) & (b.body[i] <= b.body[i - 1] + near);
+        let same_open = (b.open[i] >= b.open[i - 1] - equal) & (b.open[i] <= b.open[i - 1] + equal);
+        let found = colors & same_size & same_open;
+        100 * i32::from(found & up) - 100 * i32::from(found & down)
     }
 
     /// Graded: how alike the two white bodies are in size and in open.
@@ -310,18 +294,18 @@ impl Rule for LadderBottom {
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (&b.open, &b.close);
         let found = b.white(i)
-            && b.black(i - 1)
-            && b.black(i - 2)
-            && b.black(i - 3)
-            && b.black(i - 4)
-            && o[i - 4] > o[i - 3]
-            && o[i - 3] > o[i - 2]
-            && c[i - 4] > c[i - 3]
-            && c[i - 3] > c[i - 2]
-            && b.upper[i - 1] > b.avg(self.shadow, i - 1)
-            && o[i] > o[i - 1]
-            && c[i] > b.high[i - 1];
-        if found { 100 } else { 0 }
+            & b.black(i - 1)
+            & b.black(i - 2)
+            & b.black(i - 3)
+            & b.black(i - 4)
+            & (o[i - 4] > o[i - 3])
+            & (o[i - 3] > o[i - 2])
+            & (c[i - 4] > c[i - 3])
+            & (c[i - 3] > c[i - 2])
+            & (b.upper[i - 1] > b.avg(self.shadow, i - 1))
+            & (o[i] > o[i - 1])
+            & (c[i] > b.high[i - 1]);
+        100 * i32::from(found)
     }
 
     /// Graded: the fourth candle's upper shadow, and how far the white candle closes above its high.
@@ -361,21 +345,23 @@ impl Rule for MatHold {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if !(b.white(i - 4) && b.black(i - 3) && b.white(i) && b.body_gap_up(i - 3, i - 4)) {
-            return 0;
-        }
+        let setup = b.white(i - 4) & b.black(i - 3) & b.white(i) & b.body_gap_up(i - 3, i - 4);
         let floor = b.close[i - 4] - b.body[i - 4] * self.penetration;
-        let holds = |k: usize| b.bottom(k) < b.close[i - 4] && b.bottom(k) > floor;
+        let holds = |k: usize| (b.bottom(k) < b.close[i - 4]) & (b.bottom(k) > floor);
         let highest = b.high[i - 3].max(b.high[i - 2]).max(b.high[i - 1]);
-        let found = holds(i - 2)
-            && holds(i - 1)
-            && b.top(i - 2) < b.open[i - 3]
-            && b.top(i - 1) < b.top(i - 2)
-            && b.open[i] > b.close[i - 1]
-            && b.close[i] > highest
-            && b.body[i - 4] > b.avg(self.long, i - 4)
-            && (1..4).all(|k| b.body[i - k] < b.avg(self.short[k - 1], i - k));
-        if found { 100 } else { 0 }
+        let small = |k: usize| b.body[i - k] < b.avg(self.short[k - 1], i - k);
+        let found = setup
+            & holds(i - 2)
+            & holds(i - 1)
+            & (b.top(i - 2) < b.open[i - 3])
+            & (b.top(i - 1) < b.top(i - 2))
+            & (b.open[i] > b.close[i - 1])
+            & (b.close[i] > highest)
+            & (b.body[i - 4] > b.avg(self.long, i - 4))
+            & small(1)
+            & small(2)
+            & small(3);
+        100 * i32::from(found)
     }
 
     /// Graded: the first body against BodyLong, the pause's bodies against BodyShort, and how far
@@ -418,23 +404,26 @@ impl Rule for RisingFallingThreeMethods {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let trend = b.color(i - 4);
-        if b.color(i - 3) != -trend || b.color(i - 2) != -trend || b.color(i - 1) != -trend || b.color(i) != trend {
-            return 0;
-        }
-        let within_first = |k: usize| b.bottom(k) < b.high[i - 4] && b.top(k) > b.low[i - 4];
+        let up = b.white(i - 4);
+        let trend = 2 * i32::from(up) - 1;
+        let colors = (b.white(i - 3) != up) & (b.white(i - 2) != up) & (b.white(i - 1) != up) & (b.white(i) == up);
+        let within_first = |k: usize| (b.bottom(k) < b.high[i - 4]) & (b.top(k) > b.low[i - 4]);
+        let small = |k: usize| b.body[i - k] < b.avg(self.short[k - 1], i - k);
         let (o, c, d) = (&b.open, &b.close, f64::from(trend));
-        let found = within_first(i - 3)
-            && within_first(i - 2)
-            && within_first(i - 1)
-            && past(d, c[i - 3], c[i - 2])
-            && past(d, c[i - 2], c[i - 1])
-            && past(d, o[i], c[i - 1])
-            && past(d, c[i], c[i - 4])
-            && b.body[i - 4] > b.avg(self.long_first, i - 4)
-            && (1..4).all(|k| b.body[i - k] < b.avg(self.short[k - 1], i - k))
-            && b.body[i] > b.avg(self.long_last, i);
-        if found { trend * 100 } else { 0 }
+        let found = colors
+            & within_first(i - 3)
+            & within_first(i - 2)
+            & within_first(i - 1)
+            & past(d, c[i - 3], c[i - 2])
+            & past(d, c[i - 2], c[i - 1])
+            & past(d, o[i], c[i - 1])
+            & past(d, c[i], c[i - 4])
+            & (b.body[i - 4] > b.avg(self.long_first, i - 4))
+            & small(1)
+            & small(2)
+            & small(3)
+            & (b.body[i] > b.avg(self.long_last, i));
+        trend * 100 * i32::from(found)
     }
 
     /// Graded: the two long bodies against BodyLong, the small ones against BodyShort, and how far
@@ -471,20 +460,19 @@ impl Rule for TasukiGap {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (&b.open, &b.close);
-        let dir = b.color(i - 1);
-        if b.color(i) != -dir {
-            return 0;
-        }
-        let found = if dir == 1 {
-            b.body_gap_up(i - 1, i - 2) && o[i] < c[i - 1] && o[i] > o[i - 1] && c[i] < o[i - 1] && c[i] > b.top(i - 2)
-        } else {
-            b.body_gap_down(i - 1, i - 2)
-                && o[i] < o[i - 1]
-                && o[i] > c[i - 1]
-                && c[i] > o[i - 1]
-                && c[i] < b.bottom(i - 2)
-        };
-        if found && (b.body[i - 1] - b.body[i]).abs() < b.avg(self.near, i - 1) { dir * 100 } else { 0 }
+        let up = b.white(i - 1);
+        let upside = b.body_gap_up(i - 1, i - 2)
+            & (o[i] < c[i - 1])
+            & (o[i] > o[i - 1])
+            & (c[i] < o[i - 1])
+            & (c[i] > b.top(i - 2));
+        let downside = b.body_gap_down(i - 1, i - 2)
+            & (o[i] < o[i - 1])
+            & (o[i] > c[i - 1])
+            & (c[i] > o[i - 1])
+            & (c[i] < b.bottom(i - 2));
+        let found = (b.white(i) != up) & ((b.body[i - 1] - b.body[i]).abs() < b.avg(self.near, i - 1));
+        100 * i32::from(found & up & upside) - 100 * i32::from(found & !up & downside)
     }
 
     /// Graded: how alike the two bodies are, and how much of the gap is left open.
@@ -518,15 +506,15 @@ impl Rule for UpsideGapTwoCrows {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.white(i - 2)
-            && b.black(i - 1)
-            && b.black(i)
-            && b.body_gap_up(i - 1, i - 2)
-            && b.open[i] > b.open[i - 1]
-            && b.close[i] < b.close[i - 1]
-            && b.close[i] > b.close[i - 2]
-            && b.body[i - 2] > b.avg(self.long, i - 2)
-            && b.body[i - 1] <= b.avg(self.short, i - 1);
-        if found { -100 } else { 0 }
+            & b.black(i - 1)
+            & b.black(i)
+            & b.body_gap_up(i - 1, i - 2)
+            & (b.open[i] > b.open[i - 1])
+            & (b.close[i] < b.close[i - 1])
+            & (b.close[i] > b.close[i - 2])
+            & (b.body[i - 2] > b.avg(self.long, i - 2))
+            & (b.body[i - 1] <= b.avg(self.short, i - 1));
+        -100 * i32::from(found)
     }
 
     /// Graded: the white body against BodyLong, the first crow against BodyShort, and how far the
@@ -558,17 +546,12 @@ impl Rule for SideGapThreeMethods {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let dir = b.color(i - 2);
-        if b.color(i - 1) != dir || b.color(i) != -dir {
-            return 0;
-        }
+        let up = b.white(i - 2);
+        let colors = (b.white(i - 1) == up) & (b.white(i) != up);
         let (o, c) = (b.open[i], b.close[i]);
-        let found = o < b.top(i - 1)
-            && o > b.bottom(i - 1)
-            && c < b.top(i - 2)
-            && c > b.bottom(i - 2)
-            && if dir == 1 { b.body_gap_up(i - 1, i - 2) } else { b.body_gap_down(i - 1, i - 2) };
-        if found { dir * 100 } else { 0 }
+        let found = colors & (o < b.top(i - 1)) & (o > b.bottom(i - 1)) & (c < b.top(i - 2)) & (c > b.bottom(i - 2));
+        100 * i32::from(found & up & b.body_gap_up(i - 1, i - 2))
+            - 100 * i32::from(found & !up & b.body_gap_down(i - 1, i - 2))
     }
 
     /// Graded: the size of the gap, and how deep into the first body the third candle closes, both
