@@ -187,7 +187,8 @@ impl PyPatternEngine {
         let patterns = self.inner.names().len();
         let inner = &mut self.inner;
         let columns = py.detach(|| {
-            let mut columns = vec![vec![0i32; o.len()]; patterns];
+            // One calloc per column: fresh zero pages, not 60 copies of the first column.
+            let mut columns: Vec<Vec<i32>> = (0..patterns).map(|_| vec![0; o.len()]).collect();
             let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
             inner.run(o, h, l, c, v, &mut views).map(|()| columns)
         })?;
