@@ -36,20 +36,29 @@ fn longest(s: &Settings, settings: &[Setting]) -> usize {
     settings.iter().map(|&setting| s.period(setting)).max().unwrap_or(0)
 }
 
+// Every test below is branch-free: conditions combine with non-short-circuit `&` and `|` and the
+// code is computed from the result, so unpredictable real prices cost no mispredictions.
+
+/// TA-Lib's candle colour, +1 white or −1 black, computed rather than chosen.
+#[inline(always)]
+fn color(b: &Bars, i: usize) -> i32 {
+    2 * i32::from(b.white(i)) - 1
+}
+
 /// A real body no bigger than the doji threshold.
-#[inline]
+#[inline(always)]
 fn is_doji(b: &Bars, doji: Avg, i: usize) -> bool {
     b.body[i] <= b.avg(doji, i)
 }
 
 /// A real body longer than the long-body threshold.
-#[inline]
+#[inline(always)]
 fn is_long(b: &Bars, long: Avg, i: usize) -> bool {
     b.body[i] > b.avg(long, i)
 }
 
 /// A real body shorter than the short-body threshold.
-#[inline]
+#[inline(always)]
 fn is_short(b: &Bars, short: Avg, i: usize) -> bool {
     b.body[i] < b.avg(short, i)
 }
@@ -67,15 +76,15 @@ fn closing_shadow(b: &Bars, i: usize) -> f64 {
 }
 
 /// Both shadows shorter than `threshold`.
-#[inline]
+#[inline(always)]
 fn both_shadows_below(b: &Bars, threshold: f64, i: usize) -> bool {
-    b.upper[i] < threshold && b.lower[i] < threshold
+    (b.upper[i] < threshold) & (b.lower[i] < threshold)
 }
 
 /// Both shadows longer than `threshold`.
-#[inline]
+#[inline(always)]
 fn both_shadows_above(b: &Bars, threshold: f64, i: usize) -> bool {
-    b.upper[i] > threshold && b.lower[i] > threshold
+    (b.upper[i] > threshold) & (b.lower[i] > threshold)
 }
 
 /// How far the longer shadow stays under `threshold` (grades `both_shadows_below`).
@@ -103,10 +112,26 @@ impl LongBodyNoShadow {
         Self { long: r.avg(Setting::BodyLong, 0), very_short: r.avg(Setting::ShadowVeryShort, 0) }
     }
 
-    /// A long body and a very short `shadow`.
-    #[inline]
-    fn at(&self, b: &Bars, i: usize, shadow: f64) -> i32 {
-        if shadow < b.avg(self.very_short, i) && is_long(b, self.long, i) { b.color(i) * 100 } else { 0 }
+    /// `shadow` is very short.
+    #[inline(always)]
+    fn very_short(&self, b: &Bars, i: usize, shadow: f64) -> bool {
+        shadow < b.avg(self.very_short, i)
+    }
+
+    /// The shadow on the side given by the candle's colour (`on_white` for a white candle,
+    /// `on_black` for a black one) is very short. Both are tested and the colour picks between
+    /// the answers: selecting the shadow itself would make a branch of the load.
+    #[inline(always)]
+    fn very_short_by_color(&self, b: &Bars, i: usize, on_white: f64, on_black: f64) -> bool {
+        let white = b.white(i);
+        (white & self.very_short(b, i, on_white)) | (!white & self.very_short(b, i, on_black))
+    }
+
+    /// A long body whose shadow in question is very short (`very_short_shadow`).
+    #[inline(always)]
+    fn at(&self, b: &Bars, i: usize, very_short_shadow: bool) -> i32 {
+        let found = very_short_shadow & is_long(b, self.long, i);
+        i32::from(found) * color(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize, shadow: f64) -> f64 {
@@ -133,15 +158,15 @@ impl OneLongShadow {
     }
 
     /// Small body, long lower shadow, very short upper shadow.
-    #[inline]
+    #[inline(always)]
     fn hammer(&self, b: &Bars, i: usize) -> bool {
-        b.upper[i] < b.avg(self.very_short, i) && b.lower[i] > b.avg(self.long, i) && is_short(b, self.short, i)
+        (b.upper[i] < b.avg(self.very_short, i)) & (b.lower[i] > b.avg(self.long, i)) & is_short(b, self.short, i)
     }
 
     /// Small body, long upper shadow, very short lower shadow.
-    #[inline]
+    #[inline(always)]
     fn inverted(&self, b: &Bars, i: usize) -> bool {
-        b.lower[i] < b.avg(self.very_short, i) && b.upper[i] > b.avg(self.long, i) && is_short(b, self.short, i)
+        (b.lower[i] < b.avg(self.very_short, i)) & (b.upper[i] > b.avg(self.long, i)) & is_short(b, self.short, i)
     }
 
     /// Grades of the body, the long shadow and the short shadow.
@@ -171,7 +196,7 @@ impl Rule for BeltHold {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        self.0.at(b, i, opening_shadow(b, i))
+        self.0.at(b, i, self.0.very_short_by_color(b, i, b.lower[i], b.upper[i]))
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -196,7 +221,7 @@ impl Rule for ClosingMarubozu {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        self.0.at(b, i, closing_shadow(b, i))
+        self.0.at(b, i, self.0.very_short_by_color(b, i, b.upper[i], b.lower[i]))
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -223,7 +248,7 @@ impl Rule for Doji {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if is_doji(b, self.doji, i) { 100 } else { 0 }
+        i32::from(is_doji(b, self.doji, i)) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -252,7 +277,8 @@ impl Rule for DragonflyDoji {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let very_short = b.avg(self.very_short, i);
-        if is_doji(b, self.doji, i) && b.upper[i] < very_short && b.lower[i] > very_short { 100 } else { 0 }
+        let found = is_doji(b, self.doji, i) & (b.upper[i] < very_short) & (b.lower[i] > very_short);
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -286,7 +312,8 @@ impl Rule for GravestoneDoji {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let very_short = b.avg(self.very_short, i);
-        if is_doji(b, self.doji, i) && b.lower[i] < very_short && b.upper[i] > very_short { 100 } else { 0 }
+        let found = is_doji(b, self.doji, i) & (b.lower[i] < very_short) & (b.upper[i] > very_short);
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -320,7 +347,7 @@ impl Rule for Hammer {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let near_prior_low = b.bottom(i) <= b.low[i - 1] + b.avg(self.near, i - 1);
-        if near_prior_low && self.shape.hammer(b, i) { 100 } else { 0 }
+        i32::from(near_prior_low & self.shape.hammer(b, i)) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -351,7 +378,7 @@ impl Rule for HangingMan {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let near_prior_high = b.bottom(i) >= b.high[i - 1] - b.avg(self.near, i - 1);
-        if near_prior_high && self.shape.hammer(b, i) { -100 } else { 0 }
+        i32::from(near_prior_high & self.shape.hammer(b, i)) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -381,11 +408,8 @@ impl Rule for HighWave {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if both_shadows_above(b, b.avg(self.very_long, i), i) && is_short(b, self.short, i) {
-            b.color(i) * 100
-        } else {
-            0
-        }
+        let found = both_shadows_above(b, b.avg(self.very_long, i), i) & is_short(b, self.short, i);
+        i32::from(found) * color(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -413,7 +437,7 @@ impl Rule for InvertedHammer {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if b.body_gap_down(i, i - 1) && self.0.inverted(b, i) { 100 } else { 0 }
+        i32::from(b.body_gap_down(i, i - 1) & self.0.inverted(b, i)) * 100
     }
 
     /// Also grades the body gap, against the average short body.
@@ -444,7 +468,8 @@ impl Rule for LongLeggedDoji {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let long = b.avg(self.long, i);
-        if is_doji(b, self.doji, i) && (b.lower[i] > long || b.upper[i] > long) { 100 } else { 0 }
+        let found = is_doji(b, self.doji, i) & ((b.lower[i] > long) | (b.upper[i] > long));
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -475,11 +500,8 @@ impl Rule for LongLine {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if is_long(b, self.long, i) && both_shadows_below(b, b.avg(self.short_shadow, i), i) {
-            b.color(i) * 100
-        } else {
-            0
-        }
+        let found = is_long(b, self.long, i) & both_shadows_below(b, b.avg(self.short_shadow, i), i);
+        i32::from(found) * color(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -508,7 +530,7 @@ impl Rule for Marubozu {
     // Both shadows very short: the longer one is.
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        self.0.at(b, i, b.upper[i].max(b.lower[i]))
+        self.0.at(b, i, self.0.very_short(b, i, b.upper[i].max(b.lower[i])))
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -537,11 +559,12 @@ impl Rule for RickshawMan {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if !is_doji(b, self.doji, i) || !both_shadows_above(b, b.avg(self.long, i), i) {
-            return 0;
-        }
         let (midpoint, near) = (b.low[i] + b.range[i] / 2.0, b.avg(self.near, i));
-        if b.bottom(i) <= midpoint + near && b.top(i) >= midpoint - near { 100 } else { 0 }
+        let found = is_doji(b, self.doji, i)
+            & both_shadows_above(b, b.avg(self.long, i), i)
+            & (b.bottom(i) <= midpoint + near)
+            & (b.top(i) >= midpoint - near);
+        i32::from(found) * 100
     }
 
     /// Also grades how close the body comes to the bar's midpoint, against Near.
@@ -573,7 +596,7 @@ impl Rule for ShootingStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if b.body_gap_up(i, i - 1) && self.0.inverted(b, i) { -100 } else { 0 }
+        i32::from(b.body_gap_up(i, i - 1) & self.0.inverted(b, i)) * -100
     }
 
     /// Also grades the body gap, against the average short body.
@@ -604,11 +627,8 @@ impl Rule for ShortLine {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if both_shadows_below(b, b.avg(self.short_shadow, i), i) && is_short(b, self.short, i) {
-            b.color(i) * 100
-        } else {
-            0
-        }
+        let found = both_shadows_below(b, b.avg(self.short_shadow, i), i) & is_short(b, self.short, i);
+        i32::from(found) * color(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -638,7 +658,8 @@ impl Rule for SpinningTop {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if both_shadows_above(b, b.body[i], i) && is_short(b, self.short, i) { b.color(i) * 100 } else { 0 }
+        let found = both_shadows_above(b, b.body[i], i) & is_short(b, self.short, i);
+        i32::from(found) * color(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -671,8 +692,8 @@ impl Rule for Takuri {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let shape = b.upper[i] < b.avg(self.very_short, i) && b.lower[i] > b.avg(self.very_long, i);
-        if shape && is_doji(b, self.doji, i) { 100 } else { 0 }
+        let shape = (b.upper[i] < b.avg(self.very_short, i)) & (b.lower[i] > b.avg(self.very_long, i));
+        i32::from(shape & is_doji(b, self.doji, i)) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
