@@ -1,7 +1,7 @@
 //! Two-candle patterns (and the Hikkakes, which track a setup over several bars).
 
 use super::averages::{Averages, Avg, Registrar};
-use super::bars::Bars;
+use super::bars::{Bars, HISTORY, W};
 use super::catalog::Entry;
 use super::grade;
 use super::pattern::{Pattern, Rule, build};
@@ -32,6 +32,18 @@ fn longest_plus_one(s: &Settings, settings: &[Setting]) -> usize {
     settings.iter().map(|&x| s.period(x)).max().unwrap_or(0) + 1
 }
 
+/// Two candles of opposite colours (TA-Lib's colour: white when close ≥ open).
+#[inline(always)]
+fn opposite(b: &Bars, i: usize, j: usize) -> bool {
+    b.white(i) ^ b.white(j)
+}
+
+/// TA-Lib's colour as ±1, computed without a branch.
+#[inline(always)]
+fn sign(b: &Bars, i: usize) -> i32 {
+    2 * i32::from(b.white(i)) - 1
+}
+
 /// Engulfing: a real body of the other colour that covers the previous one. ±100 when it covers
 /// it at both ends, ±80 when one end is shared.
 pub(super) struct Engulfing;
@@ -50,13 +62,10 @@ impl Rule for Engulfing {
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c, po, pc) = (b.open[i], b.close[i], b.open[i - 1], b.close[i - 1]);
-        let bullish = b.white(i) && b.black(i - 1) && ((c >= po && o < pc) || (c > po && o <= pc));
-        let bearish = b.black(i) && b.white(i - 1) && ((o >= pc && c < po) || (o > pc && c <= po));
-        if !(bullish || bearish) {
-            return 0;
-        }
-        let strength = if o != pc && c != po { 100 } else { 80 };
-        b.color(i) * strength
+        let bullish = b.white(i) & b.black(i - 1) & (((c >= po) & (o < pc)) | ((c > po) & (o <= pc)));
+        let bearish = b.black(i) & b.white(i - 1) & (((o >= pc) & (c < po)) | ((o > pc) & (c <= po)));
+        let strength = 80 + 20 * i32::from((o != pc) & (c != po));
+        (i32::from(bullish) - i32::from(bearish)) * strength
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -68,9 +77,9 @@ impl Rule for Engulfing {
 }
 
 /// `price` lies within `tolerance` of `level` (both ends included).
-#[inline]
+#[inline(always)]
 fn near(price: f64, level: f64, tolerance: f64) -> bool {
-    price <= level + tolerance && price >= level - tolerance
+    (price <= level + tolerance) & (price >= level - tolerance)
 }
 
 /// Counterattack: two long candles of opposite colours that close at the same level, the second
@@ -98,11 +107,11 @@ impl Rule for Counterattack {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.color(i) != b.color(i - 1)
-            && near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1))
-            && b.body[i - 1] > b.avg(self.long_first, i - 1)
-            && b.body[i] > b.avg(self.long_second, i);
-        if found { b.color(i) * 100 } else { 0 }
+        let found = opposite(b, i, i - 1)
+            & near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1))
+            & (b.body[i - 1] > b.avg(self.long_first, i - 1))
+            & (b.body[i] > b.avg(self.long_second, i));
+        i32::from(found) * sign(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -134,13 +143,13 @@ impl Rule for DarkCloudCover {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.open[i] > b.high[i - 1]
-            && b.black(i)
-            && b.white(i - 1)
-            && b.close[i] > b.open[i - 1]
-            && b.close[i] < b.close[i - 1] - b.body[i - 1] * self.penetration
-            && b.body[i - 1] > b.avg(self.long, i - 1);
-        if found { -100 } else { 0 }
+        let found = (b.open[i] > b.high[i - 1])
+            & b.black(i)
+            & b.white(i - 1)
+            & (b.close[i] > b.open[i - 1])
+            & (b.close[i] < b.close[i - 1] - b.body[i - 1] * self.penetration)
+            & (b.body[i - 1] > b.avg(self.long, i - 1));
+        i32::from(found) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -174,9 +183,9 @@ impl Rule for DojiStar {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let gaps = if b.white(i - 1) { b.body_gap_up(i, i - 1) } else { b.body_gap_down(i, i - 1) };
-        let found = gaps && b.body[i] <= b.avg(self.doji, i) && b.body[i - 1] > b.avg(self.long, i - 1);
-        if found { -b.color(i - 1) * 100 } else { 0 }
+        let gaps = (b.white(i - 1) & b.body_gap_up(i, i - 1)) | (b.black(i - 1) & b.body_gap_down(i, i - 1));
+        let found = gaps & (b.body[i] <= b.avg(self.doji, i)) & (b.body[i - 1] > b.avg(self.long, i - 1));
+        i32::from(found) * -sign(b, i - 1) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -192,19 +201,14 @@ impl Rule for DojiStar {
 /// The harami family: a long candle whose real body holds the next, small, one. Reversal codes:
 /// −1 after a white candle, +1 after a black one, times 100 when the small body sits strictly
 /// inside, 80 when it shares one end.
+#[inline(always)]
 fn harami(b: &Bars, i: usize, long: Avg, small: Avg) -> i32 {
-    if b.body[i - 1] <= b.avg(long, i - 1) || b.body[i] > b.avg(small, i) {
-        return 0;
-    }
+    let sizes = (b.body[i - 1] > b.avg(long, i - 1)) & (b.body[i] <= b.avg(small, i));
     let (top, bottom, outer_top, outer_bottom) = (b.top(i), b.bottom(i), b.top(i - 1), b.bottom(i - 1));
-    let strength = if top < outer_top && bottom > outer_bottom {
-        100
-    } else if top <= outer_top && bottom >= outer_bottom {
-        80
-    } else {
-        return 0;
-    };
-    -b.color(i - 1) * strength
+    // Strictly inside implies inside, so the strength is 80 plus 20 more when strict.
+    let strict = (top < outer_top) & (bottom > outer_bottom);
+    let inside = (top <= outer_top) & (bottom >= outer_bottom);
+    i32::from(sizes & inside) * -sign(b, i - 1) * (80 + 20 * i32::from(strict))
 }
 
 fn harami_quality(b: &Bars, i: usize, long: Avg, small: Avg) -> f64 {
@@ -287,13 +291,13 @@ impl Rule for HomingPigeon {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.open[i] < b.open[i - 1]
-            && b.close[i] > b.close[i - 1]
-            && b.black(i)
-            && b.black(i - 1)
-            && b.body[i] <= b.avg(self.short, i)
-            && b.body[i - 1] > b.avg(self.long, i - 1);
-        if found { 100 } else { 0 }
+        let found = (b.open[i] < b.open[i - 1])
+            & (b.close[i] > b.close[i - 1])
+            & b.black(i)
+            & b.black(i - 1)
+            & (b.body[i] <= b.avg(self.short, i))
+            & (b.body[i - 1] > b.avg(self.long, i - 1));
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -305,9 +309,9 @@ impl Rule for HomingPigeon {
 }
 
 /// The neck family's shared start: a long black candle, then a white one opening below its low.
-#[inline]
+#[inline(always)]
 fn neck(b: &Bars, i: usize, long: Avg) -> bool {
-    b.open[i] < b.low[i - 1] && b.white(i) && b.black(i - 1) && b.body[i - 1] > b.avg(long, i - 1)
+    (b.open[i] < b.low[i - 1]) & b.white(i) & b.black(i - 1) & (b.body[i - 1] > b.avg(long, i - 1))
 }
 
 /// How long the black candle is and how far below its low the white one opens.
@@ -335,10 +339,10 @@ impl Rule for InNeck {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.close[i] >= b.close[i - 1]
-            && b.close[i] <= b.close[i - 1] + b.avg(self.equal, i - 1)
-            && neck(b, i, self.long);
-        if found { -100 } else { 0 }
+        let found = (b.close[i] >= b.close[i - 1])
+            & (b.close[i] <= b.close[i - 1] + b.avg(self.equal, i - 1))
+            & neck(b, i, self.long);
+        i32::from(found) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -367,8 +371,8 @@ impl Rule for OnNeck {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = near(b.close[i], b.low[i - 1], b.avg(self.equal, i - 1)) && neck(b, i, self.long);
-        if found { -100 } else { 0 }
+        let found = near(b.close[i], b.low[i - 1], b.avg(self.equal, i - 1)) & neck(b, i, self.long);
+        i32::from(found) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -397,10 +401,10 @@ impl Rule for Thrusting {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.close[i] > b.close[i - 1] + b.avg(self.equal, i - 1)
-            && b.close[i] <= b.close[i - 1] + b.body[i - 1] * 0.5
-            && neck(b, i, self.long);
-        if found { -100 } else { 0 }
+        let found = (b.close[i] > b.close[i - 1] + b.avg(self.equal, i - 1))
+            & (b.close[i] <= b.close[i - 1] + b.body[i - 1] * 0.5)
+            & neck(b, i, self.long);
+        i32::from(found) * -100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -429,18 +433,18 @@ impl MarubozuPair {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn kicking(self, b: &Bars, i: usize) -> bool {
-        let gaps = if b.black(i - 1) { b.gap_up(i, i - 1) } else { b.gap_down(i, i - 1) };
-        gaps && b.color(i) != b.color(i - 1)
-            && self.marubozu(b, i - 1, self.long_first, self.shaved_first)
-            && self.marubozu(b, i, self.long_second, self.shaved_second)
+        let gaps = (b.black(i - 1) & b.gap_up(i, i - 1)) | (b.white(i - 1) & b.gap_down(i, i - 1));
+        gaps & opposite(b, i, i - 1)
+            & self.marubozu(b, i - 1, self.long_first, self.shaved_first)
+            & self.marubozu(b, i, self.long_second, self.shaved_second)
     }
 
-    #[inline]
+    #[inline(always)]
     fn marubozu(self, b: &Bars, j: usize, long: Avg, shaved: Avg) -> bool {
         let shadow = b.avg(shaved, j);
-        b.body[j] > b.avg(long, j) && b.upper[j] < shadow && b.lower[j] < shadow
+        (b.body[j] > b.avg(long, j)) & (b.upper[j] < shadow) & (b.lower[j] < shadow)
     }
 
     /// How long both bodies are and how short their longest shadows are.
@@ -472,7 +476,7 @@ impl Rule for Kicking {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if self.0.kicking(b, i) { b.color(i) * 100 } else { 0 }
+        i32::from(self.0.kicking(b, i)) * sign(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -497,11 +501,9 @@ impl Rule for KickingByLength {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        if !self.0.kicking(b, i) {
-            return 0;
-        }
-        let longer = if b.body[i] > b.body[i - 1] { i } else { i - 1 };
-        b.color(longer) * 100
+        // The two colours are opposite, so the first candle's colour is minus the second's.
+        let second_longer = b.body[i] > b.body[i - 1];
+        i32::from(self.0.kicking(b, i)) * sign(b, i) * (2 * i32::from(second_longer) - 1) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -528,8 +530,8 @@ impl Rule for MatchingLow {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.black(i) && b.black(i - 1) && near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1));
-        if found { 100 } else { 0 }
+        let found = b.black(i) & b.black(i - 1) & near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1));
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -557,14 +559,14 @@ impl Rule for Piercing {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let found = b.open[i] < b.low[i - 1]
-            && b.white(i)
-            && b.black(i - 1)
-            && b.close[i] < b.open[i - 1]
-            && b.close[i] > b.close[i - 1] + b.body[i - 1] * 0.5
-            && b.body[i - 1] > b.avg(self.long_first, i - 1)
-            && b.body[i] > b.avg(self.long_second, i);
-        if found { 100 } else { 0 }
+        let found = (b.open[i] < b.low[i - 1])
+            & b.white(i)
+            & b.black(i - 1)
+            & (b.close[i] < b.open[i - 1])
+            & (b.close[i] > b.close[i - 1] + b.body[i - 1] * 0.5)
+            & (b.body[i - 1] > b.avg(self.long_first, i - 1))
+            & (b.body[i] > b.avg(self.long_second, i));
+        i32::from(found) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -604,12 +606,13 @@ impl Rule for SeparatingLines {
 
     #[inline]
     fn at(&self, b: &Bars, i: usize) -> i32 {
-        let opening_shadow = if b.white(i) { b.lower[i] } else { b.upper[i] };
-        let found = b.color(i) != b.color(i - 1)
-            && near(b.open[i], b.open[i - 1], b.avg(self.equal, i - 1))
-            && b.body[i] > b.avg(self.long, i)
-            && opening_shadow < b.avg(self.shaved, i);
-        if found { b.color(i) * 100 } else { 0 }
+        let shaved = b.avg(self.shaved, i);
+        let opening_shaved = (b.white(i) & (b.lower[i] < shaved)) | (b.black(i) & (b.upper[i] < shaved));
+        let found = opposite(b, i, i - 1)
+            & near(b.open[i], b.open[i - 1], b.avg(self.equal, i - 1))
+            & (b.body[i] > b.avg(self.long, i))
+            & opening_shaved;
+        i32::from(found) * sign(b, i) * 100
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -622,52 +625,54 @@ impl Rule for SeparatingLines {
     }
 }
 
-/// A hikkake found and waiting (up to three bars) for its confirmation.
-#[derive(Clone, Copy, Debug)]
-struct Setup {
-    /// Bar number of the false-breakout candle.
-    bar: i64,
-    /// +1 bullish (the inside bar was broken downwards), −1 bearish.
-    direction: i32,
-    /// The inside bar: a close above its high confirms a bullish setup, below its low a bearish one.
-    high: f64,
-    low: f64,
-    confirmed: bool,
-}
-
-/// The state both Hikkakes share: the latest setup. TA-Lib starts tracking three bars before the
-/// lookback, so setups found there can still be confirmed on the first scored bars.
-struct Tracker {
+/// Writes the Hikkake codes of positions `from..to` to `out` (shared by both Hikkakes).
+/// `setup_at(j)` tells whether a bullish and whether a bearish setup breaks out at `j`; setups
+/// before bar `start` (three before the lookback: TA-Lib starts tracking setups there, so setups
+/// found in those bars can still be confirmed on the first scored ones) do not count.
+///
+/// TA-Lib keeps the latest setup as state; the code is decided by the bars alone all the same, as
+/// a hikkake lives three bars: a new setup at `i` scores ±100; otherwise the latest setup of the
+/// three bars before, if any, is confirmed (±200) by a close at `i` beyond its inside bar, unless
+/// an earlier close since the setup already went beyond it (a setup is confirmed only once). So
+/// the scan is branch-free and carries nothing from bar to bar (it vectorizes), which also keeps
+/// blocks and streaming alike.
+#[inline(always)]
+fn hikkake_scan(
+    b: &Bars,
+    from: usize,
+    to: usize,
+    out: &mut [i32],
     start: i64,
-    setup: Option<Setup>,
-}
-
-impl Tracker {
-    fn new(lookback: usize) -> Self {
-        Self { start: lookback as i64 - 3, setup: None }
+    setup_at: impl Fn(usize) -> (bool, bool),
+) {
+    // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
+    assert!(HISTORY <= from && to <= W && out.len() == to - from);
+    // Per position, the level a close must pass to confirm the setup found there: the inside bar's
+    // high for a bullish one, its low for a bearish one, ±infinity (never passed: prices are
+    // finite) where there is none. Every test below is then a comparison of two f64 columns.
+    let (mut above, mut below) = ([f64::INFINITY; W], [f64::NEG_INFINITY; W]);
+    let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(from - 3).min(to);
+    for j in first..to {
+        let (bullish, bearish) = setup_at(j);
+        above[j] = if bullish { b.high[j - 1] } else { f64::INFINITY };
+        below[j] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
     }
-
-    /// Advances over position `i`, given the direction of a setup breaking out there (0 if none).
-    /// A new setup wins over the confirmation of the previous one on the same bar.
-    #[inline]
-    fn step(&mut self, b: &Bars, i: usize, breakout: i32) -> i32 {
-        let bar = b.index(i);
-        if breakout != 0 {
-            self.setup =
-                Some(Setup { bar, direction: breakout, high: b.high[i - 1], low: b.low[i - 1], confirmed: false });
-            return breakout * 100;
-        }
-        match &mut self.setup {
-            Some(s) if !s.confirmed && bar <= s.bar + 3 => {
-                let through = if s.direction > 0 { b.close[i] > s.high } else { b.close[i] < s.low };
-                if through {
-                    s.confirmed = true;
-                    return s.direction * 200;
-                }
-                0
-            }
-            _ => 0,
-        }
+    let up = |u: usize, j: usize| b.close[u] > above[j];
+    let down = |u: usize, j: usize| b.close[u] < below[j];
+    let none = |j: usize| (above[j] == f64::INFINITY) & (below[j] == f64::NEG_INFINITY);
+    for (i, code) in (from..to).zip(out.iter_mut()) {
+        // The setup at i − 2 is the latest if none came at i − 1; the one at i − 3 if neither.
+        let (latest2, latest3) = (none(i - 1), none(i - 1) & none(i - 2));
+        let bullish = up(i, i - 1)
+            | (latest2 & up(i, i - 2) & !up(i - 1, i - 2))
+            | (latest3 & up(i, i - 3) & !up(i - 1, i - 3) & !up(i - 2, i - 3));
+        let bearish = down(i, i - 1)
+            | (latest2 & down(i, i - 2) & !down(i - 1, i - 2))
+            | (latest3 & down(i, i - 3) & !down(i - 1, i - 3) & !down(i - 2, i - 3));
+        let (new_bullish, new_bearish) = (above[i] < f64::INFINITY, below[i] > f64::NEG_INFINITY);
+        let quiet = !(new_bullish | new_bearish);
+        *code = 100 * (i32::from(new_bullish) - i32::from(new_bearish))
+            + 200 * (i32::from(quiet & bullish) - i32::from(quiet & bearish));
     }
 }
 
@@ -692,34 +697,42 @@ fn hikkake_quality(b: &Bars, i: usize, setup_at: impl Fn(usize) -> i32) -> f64 {
     }
 }
 
-/// Direction of a false breakout of the inside bar `i - 1` at `i`: +1 when `i` has a lower high
-/// and a lower low (bullish: the break down should fail), −1 for a higher high and higher low.
-#[inline]
-fn breakout(b: &Bars, i: usize) -> i32 {
-    if b.high[i] < b.high[i - 1] && b.low[i] < b.low[i - 1] {
-        1
-    } else if b.high[i] > b.high[i - 1] && b.low[i] > b.low[i - 1] {
-        -1
-    } else {
-        0
-    }
+/// Whether `i` breaks the inside bar `i - 1` down (a lower high and a lower low: bullish, the
+/// break should fail) and whether it breaks it up (a higher high and a higher low: bearish); at
+/// most one holds.
+#[inline(always)]
+fn breaks(b: &Bars, i: usize) -> (bool, bool) {
+    let down = (b.high[i] < b.high[i - 1]) & (b.low[i] < b.low[i - 1]);
+    let up = (b.high[i] > b.high[i - 1]) & (b.low[i] > b.low[i - 1]);
+    (down, up)
 }
 
 /// Candle `inner` has a lower high and a higher low than `outer`.
-#[inline]
+#[inline(always)]
 fn inside(b: &Bars, inner: usize, outer: usize) -> bool {
-    b.high[inner] < b.high[outer] && b.low[inner] > b.low[outer]
+    (b.high[inner] < b.high[outer]) & (b.low[inner] > b.low[outer])
+}
+
+/// Whether a bullish and whether a bearish plain hikkake breaks out at `i`.
+#[inline(always)]
+fn hikkake_at(b: &Bars, i: usize) -> (bool, bool) {
+    let inside = inside(b, i - 1, i - 2);
+    let (down, up) = breaks(b, i);
+    (inside & down, inside & up)
+}
+
+/// A setup's direction: +1 bullish, −1 bearish, 0 none.
+fn direction((bullish, bearish): (bool, bool)) -> i32 {
+    i32::from(bullish) - i32::from(bearish)
 }
 
 /// Hikkake: an inside bar, then a bar breaking out of it on one side (a likely false breakout).
 /// +100 when it breaks down (bullish), −100 when it breaks up; within the next three bars a close
 /// beyond the inside bar's other side confirms it: +200 / −200.
-pub(super) struct Hikkake {
-    tracker: Tracker,
-}
+pub(super) struct Hikkake;
 
 fn build_hikkake(_: &mut Averages, _: &Settings) -> Box<dyn Pattern> {
-    Box::new(Hikkake { tracker: Tracker::new(5) })
+    Box::new(Hikkake)
 }
 
 impl Pattern for Hikkake {
@@ -728,18 +741,11 @@ impl Pattern for Hikkake {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        for (i, code) in (from..to).zip(out.iter_mut()) {
-            *code = if b.index(i) < self.tracker.start {
-                0
-            } else {
-                let found = if inside(b, i - 1, i - 2) { breakout(b, i) } else { 0 };
-                self.tracker.step(b, i, found)
-            };
-        }
+        hikkake_scan(b, from, to, out, 5 - 3, |j| hikkake_at(b, j));
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        hikkake_quality(b, i, |j| if inside(b, j - 1, j - 2) { breakout(b, j) } else { 0 })
+        hikkake_quality(b, i, |j| direction(hikkake_at(b, j)))
     }
 
     fn candles(&self) -> usize {
@@ -751,7 +757,6 @@ impl Pattern for Hikkake {
 /// near (Near) its low for a bullish setup or its high for a bearish one. +100 / −100 at the
 /// breakout, +200 / −200 at a confirmation within three bars.
 pub(super) struct HikkakeMod {
-    tracker: Tracker,
     near: Avg,
     lookback: usize,
 }
@@ -760,21 +765,19 @@ fn build_hikkake_mod(averages: &mut Averages, settings: &Settings) -> Box<dyn Pa
     let lookback = settings.period(Setting::Near).max(1) + 5;
     // The threshold is read on candle i − 2 from three bars before the lookback on, hence 2 + 3.
     let near = averages.registrar(settings, lookback).avg(Setting::Near, 5);
-    Box::new(HikkakeMod { tracker: Tracker::new(lookback), near, lookback })
+    Box::new(HikkakeMod { near, lookback })
 }
 
 impl HikkakeMod {
-    #[inline]
-    fn breakout(&self, b: &Bars, i: usize) -> i32 {
-        if !(inside(b, i - 1, i - 2) && inside(b, i - 2, i - 3)) {
-            return 0;
-        }
+    /// Whether a bullish and whether a bearish setup breaks out at `i`.
+    #[inline(always)]
+    fn breakout(&self, b: &Bars, i: usize) -> (bool, bool) {
+        let nested = inside(b, i - 1, i - 2) & inside(b, i - 2, i - 3);
         let (first, near) = (i - 2, b.avg(self.near, i - 2));
-        match breakout(b, i) {
-            1 if b.close[first] <= b.low[first] + near => 1,
-            -1 if b.close[first] >= b.high[first] - near => -1,
-            _ => 0,
-        }
+        let (down, up) = breaks(b, i);
+        let bullish = nested & down & (b.close[first] <= b.low[first] + near);
+        let bearish = nested & up & (b.close[first] >= b.high[first] - near);
+        (bullish, bearish)
     }
 }
 
@@ -784,18 +787,11 @@ impl Pattern for HikkakeMod {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        for (i, code) in (from..to).zip(out.iter_mut()) {
-            *code = if b.index(i) < self.tracker.start {
-                0
-            } else {
-                let found = self.breakout(b, i);
-                self.tracker.step(b, i, found)
-            };
-        }
+        hikkake_scan(b, from, to, out, self.lookback as i64 - 3, |j| self.breakout(b, j));
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        hikkake_quality(b, i, |j| self.breakout(b, j))
+        hikkake_quality(b, i, |j| direction(self.breakout(b, j)))
     }
 
     fn candles(&self) -> usize {
