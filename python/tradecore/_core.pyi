@@ -21,6 +21,7 @@ __all__ = [
     "adx",
     "default_candle_settings",
     "default_penetration",
+    "detect",
     "ema",
     "pattern_catalog",
     "read_trades",
@@ -189,6 +190,17 @@ class PatternEngine:
     ) -> list[npt.NDArray[np.int32]]: ...
     def take_signals(self) -> dict[str, npt.NDArray[Any]]: ...
 
+def detect(
+    open: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    names: list[str] | None = None,
+    *,
+    settings: dict[str, tuple[str, int, float]] | None = None,
+    penetration: dict[str, float] | None = None,
+    threads: int = 0,
+) -> tuple[list[npt.NDArray[np.int32]], list[str]]: ...
 def pattern_catalog() -> list[tuple[str, str, int | None]]: ...
 def default_candle_settings() -> list[tuple[str, str, int, float]]: ...
 def default_penetration() -> list[tuple[str, float]]: ...

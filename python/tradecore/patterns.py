@@ -160,12 +160,19 @@ def detect(
     *,
     settings: Mapping[str, CandleSetting | tuple[str, int, float]] | None = None,
     penetration: Mapping[str, float] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Codes]:
     """All requested patterns in one pass: ``{name: int32 codes}``, each like
-    ``talib.<name>(open, high, low, close)``."""
-    engine = PatternEngine(names, settings=settings, penetration=penetration)
-    columns = engine.run_columns(_column(open), _column(high), _column(low), _column(close))
-    return dict(zip(engine.names, columns, strict=True))
+    ``talib.<name>(open, high, low, close)``. Runs without the GIL; long series are split by
+    pattern across up to ``threads`` cores (default: one per core, up to 4, from 100k bars on)."""
+    columns, order = _core.detect(
+        _column(open), _column(high), _column(low), _column(close),
+        list(names) if names is not None else None,
+        settings=_settings(settings),
+        penetration=dict(penetration) if penetration else None,
+        threads=0 if threads is None else max(1, threads),
+    )
+    return dict(zip(order, columns, strict=True))
 
 
 #: Columns of a signal table.

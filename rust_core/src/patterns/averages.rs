@@ -197,7 +197,9 @@ impl Averages {
             }
         }
         for (t, column) in thresholds.iter().zip(bars.avgs.iter_mut()) {
-            let divisor = if t.halve { 2.0 } else { 1.0 };
+            // TA-Lib divides by 2 (Shadows) or 1; × 0.5 is the same correctly rounded value and
+            // × 1 the identity, without a division per threshold and bar.
+            let scale = if t.halve { 0.5 } else { 1.0 };
             let mean = match t.source {
                 Source::Chain(c) => &chains[c].before,
                 Source::Own(range) => match range {
@@ -207,7 +209,7 @@ impl Averages {
                 },
             };
             for (value, mean) in column[from..to].iter_mut().zip(&mean[from..to]) {
-                *value = t.factor * mean / divisor;
+                *value = t.factor * mean * scale;
             }
         }
     }

@@ -277,3 +277,40 @@ fn describe(o: f64, h: f64, l: f64, c: f64) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+/// Batch detection over a whole series (open, high, low, close), the patterns split across
+/// `threads` engines that each make the fused pass on their own core. `out[p]` receives the
+/// codes of the `p`-th pattern of `names` (all 61 when `None`); returns the names in that order.
+pub fn detect(
+    names: Option<&[&str]>,
+    settings: &Settings,
+    [open, high, low, close]: [&[f64]; 4],
+    out: &mut [&mut [i32]],
+    threads: usize,
+) -> Result<Vec<&'static str>> {
+    let order: Vec<&'static str> = PatternEngine::new(names, settings)?.names().to_vec();
+    validate(open, high, low, close, 0)?;
+    if out.len() != order.len() || out.iter().any(|column| column.len() != open.len()) {
+        return Err(Error::argument("out", format!("needs {} columns of {} codes", order.len(), open.len())));
+    }
+    let threads = threads.clamp(1, order.len().max(1));
+    // Interleaved, so that cheap and costly patterns spread evenly.
+    let mut shares: Vec<(Vec<&str>, Vec<&mut [i32]>)> = (0..threads).map(|_| (Vec::new(), Vec::new())).collect();
+    for (k, (name, column)) in order.iter().zip(out.iter_mut()).enumerate() {
+        shares[k % threads].0.push(name);
+        shares[k % threads].1.push(&mut **column);
+    }
+    let run = |(share, mut columns): (Vec<&str>, Vec<&mut [i32]>)| -> Result<()> {
+        PatternEngine::new(Some(&share), settings)?.run(open, high, low, close, None, &mut columns)
+    };
+    std::thread::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let first = shares.next();
+        let others: Vec<_> = shares.map(|share| scope.spawn(move || run(share))).collect();
+        first.map_or(Ok(()), run)?;
+        others.into_iter().try_for_each(|handle| {
+            handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked")))
+        })
+    })?;
+    Ok(order)
+}

@@ -1,6 +1,6 @@
-//! Engine tests that need no reference library: streaming equals batch, validation, lookbacks.
-//! Parity with TA-Lib itself is tested from Python (`tests/test_patterns_parity.py`), and during
-//! development against a fixture file (`talib_fixture` below).
+//! Engine tests that need no reference library: streaming equals batch, chunking, threads,
+//! validation, names. Parity with TA-Lib itself is tested from Python against the `talib`
+//! package (`tests/test_patterns_parity.py`).
 
 use super::*;
 
@@ -103,56 +103,6 @@ fn unknown_and_duplicate_names_are_refused() {
     assert_eq!(engine.names(), ["CDLENGULFING", "CDLDOJI"]);
 }
 
-/// Development parity check against a file written by TA-Lib (see `tests/talib_fixture.py`):
-/// runs only when `TRADECORE_TALIB_FIXTURE` names one.
-#[test]
-fn talib_fixture() {
-    let Ok(path) = std::env::var("TRADECORE_TALIB_FIXTURE") else {
-        return;
-    };
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines = text.lines();
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    while let Some(header) = lines.next() {
-        // "series <label> <n>" then o, h, l, c lines, then "<NAME> <codes...>" per pattern, then "end"
-        let parts: Vec<&str> = header.split_whitespace().collect();
-        assert_eq!(parts[0], "series", "bad fixture header {header}");
-        let label = parts[1];
-        let parse = |line: &str| -> Vec<f64> { line.split_whitespace().map(|v| v.parse().unwrap()).collect() };
-        let (o, h, l, c) = (
-            parse(lines.next().unwrap()),
-            parse(lines.next().unwrap()),
-            parse(lines.next().unwrap()),
-            parse(lines.next().unwrap()),
-        );
-        let engine_names = names();
-        let mut engine = PatternEngine::new(None, &Settings::default()).unwrap();
-        let n = o.len();
-        let mut out = vec![0; engine_names.len() * n];
-        run_flat(&mut engine, &o, &h, &l, &c, &mut out);
-        for line in lines.by_ref() {
-            if line == "end" {
-                break;
-            }
-            let mut fields = line.split_whitespace();
-            let name = fields.next().unwrap();
-            let Some(j) = engine_names.iter().position(|x| *x == name) else { continue };
-            let expected: Vec<i32> = fields.map(|v| v.parse().unwrap()).collect();
-            checked += 1;
-            let got = &out[j * n..(j + 1) * n];
-            if let Some(k) = (0..n).find(|&k| got[k] != expected[k]) {
-                let fired = expected.iter().filter(|&&v| v != 0).count();
-                failures.push(format!(
-                    "{label} {name}: first mismatch at bar {k}: talib {} ours {} (talib fires {fired})",
-                    expected[k], got[k]
-                ));
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{} mismatches over {checked} checks:\n{}", failures.len(), failures.join("\n"));
-}
-
 #[test]
 fn thresholds_fit_under_any_settings() {
     // Distinct periods and factors everywhere: no two patterns can share a running sum.
@@ -191,4 +141,26 @@ fn streaming_signals_equal_batch_signals() {
     assert!(expected.iter().any(|s| s.accepted) && expected.iter().any(|s| !s.accepted));
     let fired: usize = out.iter().filter(|code| **code != 0).count();
     assert_eq!(expected.len(), fired);
+}
+
+#[test]
+fn detect_on_threads_equals_one_engine() {
+    let [o, h, l, c] = series(3_000, 4);
+    let settings = Settings::default();
+    let n = o.len();
+    let mut expected = vec![0; 61 * n];
+    run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
+    for threads in [1, 2, 3, 61, 100] {
+        let mut out = vec![0; 61 * n];
+        let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).collect();
+        let order = detect(None, &settings, [&o, &h, &l, &c], &mut columns, threads).unwrap();
+        assert_eq!(order, names());
+        assert_eq!(out, expected, "{threads} threads");
+    }
+    let mut one = vec![0; n];
+    let order = detect(Some(&["CDLDOJI"]), &settings, [&o, &h, &l, &c], &mut [&mut one[..]], 2).unwrap();
+    assert_eq!(order, ["CDLDOJI"]);
+    assert_eq!(one, expected[15 * n..16 * n]);
+    let err = detect(None, &settings, [&o, &h, &l, &c[..n - 1]], &mut [], 2).unwrap_err();
+    assert!(err.to_string().contains("different lengths"), "{err}");
 }

@@ -20,6 +20,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<candles::PyCandleAggregator>()?;
     m.add_function(wrap_pyfunction!(candles::read_trades, m)?)?;
     m.add_class::<patterns::PyPatternEngine>()?;
+    m.add_function(wrap_pyfunction!(patterns::detect, m)?)?;
     m.add_function(wrap_pyfunction!(patterns::pattern_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(patterns::default_candle_settings, m)?)?;
     m.add_function(wrap_pyfunction!(patterns::default_penetration, m)?)?;

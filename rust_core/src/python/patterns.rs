@@ -208,6 +208,44 @@ impl PyPatternEngine {
     }
 }
 
+/// Batch detection of a whole series without the GIL: (one int32 array per pattern, names).
+/// `threads` 0 picks: one per core (up to 4) from 100k bars on, else one.
+#[pyfunction]
+#[pyo3(signature = (open, high, low, close, names = None, *, settings = None, penetration = None, threads = 0))]
+#[allow(clippy::too_many_arguments)]
+pub fn detect<'py>(
+    py: Python<'py>,
+    open: PyReadonlyArray1<'py, f64>,
+    high: PyReadonlyArray1<'py, f64>,
+    low: PyReadonlyArray1<'py, f64>,
+    close: PyReadonlyArray1<'py, f64>,
+    names: Option<Vec<String>>,
+    settings: Option<HashMap<String, (String, usize, f64)>>,
+    penetration: Option<HashMap<String, f64>>,
+    threads: usize,
+) -> PyResult<(Vec<Bound<'py, PyArray1<i32>>>, Vec<&'static str>)> {
+    let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
+    let settings = settings_of(settings, penetration)?;
+    let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
+    let count = match names.as_ref() {
+        Some(list) => list.len(),
+        None => crate::patterns::names().len(),
+    };
+    let threads = match threads {
+        0 if o.len() >= 100_000 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        0 => 1,
+        n => n,
+    };
+    let (columns, order) = py.detach(|| {
+        // One calloc per column: fresh zero pages, not copies of a first column.
+        let mut columns: Vec<Vec<i32>> = (0..count).map(|_| vec![0; o.len()]).collect();
+        let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
+        crate::patterns::detect(names.as_deref(), &settings, [o, h, l, c], &mut views, threads)
+            .map(|order| (columns, order))
+    })?;
+    Ok((columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect(), order))
+}
+
 /// Pattern names, kinds ("reversal", "continuation", "indecision") and fixed directions.
 #[pyfunction]
 pub fn pattern_catalog() -> Vec<(&'static str, &'static str, Option<i8>)> {
