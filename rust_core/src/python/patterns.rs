@@ -208,6 +208,9 @@ impl PyPatternEngine {
     }
 }
 
+/// One int32 array per pattern, and the pattern names in that order.
+type Detected<'py> = (Vec<Bound<'py, PyArray1<i32>>>, Vec<&'static str>);
+
 /// Batch detection of a whole series without the GIL: (one int32 array per pattern, names).
 /// `threads` 0 picks: one per core (up to 4) from 100k bars on, else one.
 #[pyfunction]
@@ -223,7 +226,7 @@ pub fn detect<'py>(
     settings: Option<HashMap<String, (String, usize, f64)>>,
     penetration: Option<HashMap<String, f64>>,
     threads: usize,
-) -> PyResult<(Vec<Bound<'py, PyArray1<i32>>>, Vec<&'static str>)> {
+) -> PyResult<Detected<'py>> {
     let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
     let settings = settings_of(settings, penetration)?;
     let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
