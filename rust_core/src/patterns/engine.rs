@@ -97,7 +97,7 @@ impl PatternEngine {
         if let Some(v) = &volume {
             validate_volume(v, self.seen)?;
         }
-        self.feed(&[open], &[high], &[low], &[close], volume.as_ref().map(|v| &v[..]), None);
+        self.feed([&[open], &[high], &[low], &[close]], volume.as_ref().map(|v| &v[..]), None, false);
         let newest = self.next - 1;
         for (latest, codes) in self.latest.iter_mut().zip(&self.codes) {
             *latest = codes[newest];
@@ -127,8 +127,32 @@ impl PatternEngine {
             }
             validate_volume(v, self.seen)?;
         }
-        self.feed(open, high, low, close, volume, Some(out));
+        self.feed([open, high, low, close], volume, Some(out), false);
         Ok(())
+    }
+
+    /// Like `run`, into new columns (one per pattern) that it returns.
+    pub fn run_fresh(
+        &mut self,
+        open: &[f64],
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+        volume: Option<&[f64]>,
+    ) -> Result<Vec<Vec<i32>>> {
+        let n = open.len();
+        validate(open, high, low, close, self.seen)?;
+        if let Some(v) = volume {
+            if v.len() != n {
+                return Err(Error::argument("volume", format!("has {} values for {n} bars", v.len())));
+            }
+            validate_volume(v, self.seen)?;
+        }
+        // One calloc per column: zero pages the kernel provides only where a code is written.
+        let mut columns: Vec<Vec<i32>> = (0..self.patterns.len()).map(|_| vec![0; n]).collect();
+        let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
+        self.feed([open, high, low, close], volume, Some(&mut views), true);
+        Ok(columns)
     }
 
     /// Quality (0–1) of pattern `p` found on the newest candle.
@@ -161,12 +185,10 @@ impl PatternEngine {
     /// (with the block's positions) while it is still in the window.
     fn feed(
         &mut self,
-        open: &[f64],
-        high: &[f64],
-        low: &[f64],
-        close: &[f64],
+        [open, high, low, close]: [&[f64]; 4],
         volume: Option<&[f64]>,
         mut out: Option<&mut [&mut [i32]]>,
+        zeroed: bool,
     ) {
         let mut done = 0;
         while done < open.len() {
@@ -181,8 +203,10 @@ impl PatternEngine {
             self.bars.load(from, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part.clone()]);
             self.averages.update(&mut self.bars, from, to);
             // Batch runs without scoring write straight into the caller's columns; otherwise the
-            // window's own codes are kept for grading and for `push`.
-            let direct = self.scorer.is_none();
+            // window's own codes are kept for grading and for `push`. Into columns known to be
+            // zero, a block is only copied if it has a code: fresh memory that is never written
+            // is never faulted in, and most patterns are silent most of the time.
+            let direct = self.scorer.is_none() && !zeroed;
             for (p, pattern) in self.patterns.iter_mut().enumerate() {
                 let target: &mut [i32] = match out.as_deref_mut() {
                     Some(columns) if direct => &mut columns[p][part.clone()],
@@ -202,7 +226,10 @@ impl PatternEngine {
             if let Some(columns) = out.as_deref_mut() {
                 if !direct {
                     for (column, codes) in columns.iter_mut().zip(&self.codes) {
-                        column[part.clone()].copy_from_slice(&codes[from..to]);
+                        let block = &codes[from..to];
+                        if !zeroed || block.iter().any(|&code| code != 0) {
+                            column[part.clone()].copy_from_slice(block);
+                        }
                     }
                 }
             }
@@ -279,38 +306,35 @@ fn describe(o: f64, h: f64, l: f64, c: f64) -> std::result::Result<(), String> {
 }
 
 /// Batch detection over a whole series (open, high, low, close), the patterns split across
-/// `threads` engines that each make the fused pass on their own core. `out[p]` receives the
-/// codes of the `p`-th pattern of `names` (all 61 when `None`); returns the names in that order.
+/// `threads` engines that each make the fused pass on their own core. Returns one column of
+/// codes per pattern of `names` (all 61 when `None`) and the names in that order.
 pub fn detect(
     names: Option<&[&str]>,
     settings: &Settings,
     [open, high, low, close]: [&[f64]; 4],
-    out: &mut [&mut [i32]],
     threads: usize,
-) -> Result<Vec<&'static str>> {
+) -> Result<(Vec<Vec<i32>>, Vec<&'static str>)> {
     let order: Vec<&'static str> = PatternEngine::new(names, settings)?.names().to_vec();
     validate(open, high, low, close, 0)?;
-    if out.len() != order.len() || out.iter().any(|column| column.len() != open.len()) {
-        return Err(Error::argument("out", format!("needs {} columns of {} codes", order.len(), open.len())));
-    }
     let threads = threads.clamp(1, order.len().max(1));
     // Interleaved, so that cheap and costly patterns spread evenly.
-    let mut shares: Vec<(Vec<&str>, Vec<&mut [i32]>)> = (0..threads).map(|_| (Vec::new(), Vec::new())).collect();
-    for (k, (name, column)) in order.iter().zip(out.iter_mut()).enumerate() {
-        shares[k % threads].0.push(name);
-        shares[k % threads].1.push(&mut **column);
+    let shares: Vec<Vec<&str>> =
+        (0..threads).map(|t| order.iter().copied().skip(t).step_by(threads).collect()).collect();
+    let run = |share: &Vec<&str>| PatternEngine::new(Some(share), settings)?.run_fresh(open, high, low, close, None);
+    let results: Vec<Result<Vec<Vec<i32>>>> = std::thread::scope(|scope| {
+        let others: Vec<_> = shares[1..].iter().map(|share| scope.spawn(move || run(share))).collect();
+        let mut results = vec![run(&shares[0])];
+        for handle in others {
+            results
+                .push(handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked"))));
+        }
+        results
+    });
+    let mut parts = Vec::with_capacity(threads);
+    for result in results {
+        parts.push(result?.into_iter());
     }
-    let run = |(share, mut columns): (Vec<&str>, Vec<&mut [i32]>)| -> Result<()> {
-        PatternEngine::new(Some(&share), settings)?.run(open, high, low, close, None, &mut columns)
-    };
-    std::thread::scope(|scope| {
-        let mut shares = shares.into_iter();
-        let first = shares.next();
-        let others: Vec<_> = shares.map(|share| scope.spawn(move || run(share))).collect();
-        first.map_or(Ok(()), run)?;
-        others.into_iter().try_for_each(|handle| {
-            handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked")))
-        })
-    })?;
-    Ok(order)
+    // Back to the order of `names`: pattern k went to share k % threads.
+    let columns = (0..order.len()).filter_map(|k| parts[k % threads].next()).collect();
+    Ok((columns, order))
 }

@@ -151,16 +151,28 @@ fn detect_on_threads_equals_one_engine() {
     let mut expected = vec![0; 61 * n];
     run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
     for threads in [1, 2, 3, 61, 100] {
-        let mut out = vec![0; 61 * n];
-        let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).collect();
-        let order = detect(None, &settings, [&o, &h, &l, &c], &mut columns, threads).unwrap();
+        let (columns, order) = detect(None, &settings, [&o, &h, &l, &c], threads).unwrap();
         assert_eq!(order, names());
-        assert_eq!(out, expected, "{threads} threads");
+        assert_eq!(columns.concat(), expected, "{threads} threads");
     }
-    let mut one = vec![0; n];
-    let order = detect(Some(&["CDLDOJI"]), &settings, [&o, &h, &l, &c], &mut [&mut one[..]], 2).unwrap();
+    let (one, order) = detect(Some(&["CDLDOJI"]), &settings, [&o, &h, &l, &c], 2).unwrap();
     assert_eq!(order, ["CDLDOJI"]);
-    assert_eq!(one, expected[15 * n..16 * n]);
-    let err = detect(None, &settings, [&o, &h, &l, &c[..n - 1]], &mut [], 2).unwrap_err();
+    assert_eq!(one[0], expected[15 * n..16 * n]);
+    let err = detect(None, &settings, [&o, &h, &l, &c[..n - 1]], 2).unwrap_err();
     assert!(err.to_string().contains("different lengths"), "{err}");
+}
+
+#[test]
+fn fresh_columns_equal_written_columns() {
+    let [o, h, l, c] = series(1_000, 8);
+    let settings = Settings::default();
+    let n = o.len();
+    let mut expected = vec![0; 61 * n];
+    run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
+    let mut engine = PatternEngine::new(None, &settings).unwrap();
+    let first = engine.run_fresh(&o[..500], &h[..500], &l[..500], &c[..500], None).unwrap();
+    let rest = engine.run_fresh(&o[500..], &h[500..], &l[500..], &c[500..], None).unwrap();
+    for p in 0..61 {
+        assert_eq!([&first[p][..], &rest[p][..]].concat(), expected[p * n..(p + 1) * n]);
+    }
 }

@@ -184,14 +184,8 @@ impl PyPatternEngine {
     ) -> PyResult<Vec<Bound<'py, PyArray1<i32>>>> {
         let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
         let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
-        let patterns = self.inner.names().len();
         let inner = &mut self.inner;
-        let columns = py.detach(|| {
-            // One calloc per column: fresh zero pages, not 60 copies of the first column.
-            let mut columns: Vec<Vec<i32>> = (0..patterns).map(|_| vec![0; o.len()]).collect();
-            let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
-            inner.run(o, h, l, c, v, &mut views).map(|()| columns)
-        })?;
+        let columns = py.detach(|| inner.run_fresh(o, h, l, c, v))?;
         Ok(columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect())
     }
 
@@ -230,22 +224,12 @@ pub fn detect<'py>(
     let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
     let settings = settings_of(settings, penetration)?;
     let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
-    let count = match names.as_ref() {
-        Some(list) => list.len(),
-        None => crate::patterns::names().len(),
-    };
     let threads = match threads {
         0 if o.len() >= 100_000 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         0 => 1,
         n => n,
     };
-    let (columns, order) = py.detach(|| {
-        // One calloc per column: fresh zero pages, not copies of a first column.
-        let mut columns: Vec<Vec<i32>> = (0..count).map(|_| vec![0; o.len()]).collect();
-        let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
-        crate::patterns::detect(names.as_deref(), &settings, [o, h, l, c], &mut views, threads)
-            .map(|order| (columns, order))
-    })?;
+    let (columns, order) = py.detach(|| crate::patterns::detect(names.as_deref(), &settings, [o, h, l, c], threads))?;
     Ok((columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect(), order))
 }
 
