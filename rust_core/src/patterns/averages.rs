@@ -166,11 +166,22 @@ impl Averages {
                 for i in from..to {
                     diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
                 }
-                for i in from..to {
-                    for &c in &family.chains {
-                        let chain = &mut chains[c];
-                        chain.before[i] = chain.sum;
-                        chain.sum += diff[i];
+                // Four sums at a time in registers: four independent chains of additions.
+                for group in family.chains.chunks(4) {
+                    let mut sums = [0.0f64; 4];
+                    let mut before = [[0.0f64; W]; 4];
+                    for (sum, &c) in sums.iter_mut().zip(group) {
+                        *sum = chains[c].sum;
+                    }
+                    for i in from..to {
+                        for (sum, column) in sums.iter_mut().zip(before.iter_mut()) {
+                            column[i] = *sum;
+                            *sum += diff[i];
+                        }
+                    }
+                    for ((sum, column), &c) in sums.iter().zip(&before).zip(group) {
+                        chains[c].sum = *sum;
+                        chains[c].before[from..to].copy_from_slice(&column[from..to]);
                     }
                 }
             } else {
