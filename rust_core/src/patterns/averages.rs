@@ -162,26 +162,37 @@ impl Averages {
             let (mask, period) = (ring.len() - 1, family.period as i64);
             if family.chains.iter().all(|&c| first >= chains[c].start + period) {
                 // Steady state: every chain of the family adds the same difference.
-                let mut diff = [0.0; W];
-                for i in from..to {
-                    diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
-                }
-                // Four sums at a time in registers: four independent chains of additions.
-                for group in family.chains.chunks(4) {
-                    let mut sums = [0.0f64; 4];
-                    let mut before = [[0.0f64; W]; 4];
-                    for (sum, &c) in sums.iter_mut().zip(group) {
-                        *sum = chains[c].sum;
-                    }
-                    for i in from..to {
-                        for (sum, column) in sums.iter_mut().zip(before.iter_mut()) {
-                            column[i] = *sum;
-                            *sum += diff[i];
+                if to - from < 16 {
+                    // A bar or a few (streaming): straight through, no scratch to fill.
+                    for &c in &family.chains {
+                        let chain = &mut chains[c];
+                        for i in from..to {
+                            chain.before[i] = chain.sum;
+                            chain.sum += column[i] - ring[(bars.index(i) - period) as usize & mask];
                         }
                     }
-                    for ((sum, column), &c) in sums.iter().zip(&before).zip(group) {
-                        chains[c].sum = *sum;
-                        chains[c].before[from..to].copy_from_slice(&column[from..to]);
+                } else {
+                    let mut diff = [0.0; W];
+                    for i in from..to {
+                        diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
+                    }
+                    // Four sums at a time in registers: four independent chains of additions.
+                    for group in family.chains.chunks(4) {
+                        let mut sums = [0.0f64; 4];
+                        let mut before = [[0.0f64; W]; 4];
+                        for (sum, &c) in sums.iter_mut().zip(group) {
+                            *sum = chains[c].sum;
+                        }
+                        for i in from..to {
+                            for (sum, column) in sums.iter_mut().zip(before.iter_mut()) {
+                                column[i] = *sum;
+                                *sum += diff[i];
+                            }
+                        }
+                        for ((sum, column), &c) in sums.iter().zip(&before).zip(group) {
+                            chains[c].sum = *sum;
+                            chains[c].before[from..to].copy_from_slice(&column[from..to]);
+                        }
                     }
                 }
             } else {
