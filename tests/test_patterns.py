@@ -281,3 +281,17 @@ def test_cli_refuses_bad_candles_with_a_reason(tmp_path: Path, capsys: pytest.Ca
     assert main(["patterns", str(bad), "--out", str(tmp_path / "x.parquet")]) == 1
     assert "invalid bar 1" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_confluence_over_the_candle_aggregators_timeframes() -> None:
+    from tradecore import candles
+
+    result = candles.from_recording(data_file("binance/usdm_btcusdt_20240808.gz"), ["1s", "5s", "15s", "1m"])
+    call = patterns.confluence_of_candles(result.tables)
+    assert list(call.votes) == ["1s", "5s", "15s", "1m"]
+    assert call.total == pytest.approx(4 * 0.8)
+    # Each vote is the accepted signals of that timeframe's last closed bar.
+    for tf, table in result.tables.items():
+        cols = [table.column(c).to_numpy() for c in ("open", "high", "low", "close", "volume")]
+        expected = patterns.vote_of(patterns.score(*cols), table.num_rows - 1)
+        assert call.votes[tf] == expected

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -189,7 +190,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
         signals = patterns.score(o, h, lo, c, volume, names)
         target = args.out.with_name(args.out.name.removesuffix(".parquet") + ".signals.parquet")
         pq.write_table(signals, target)
-        accepted = int(pa.compute.sum(signals.column("accepted")).as_py() or 0)
+        accepted = int(pc.sum(signals.column("accepted")).as_py() or 0)
         out.print(f"{signals.num_rows:,} graded signals ({accepted:,} accepted) → [bold]{target}[/]")
         stats = patterns.hit_statistics(signals, c, args.horizon)
         view = Table(title=f"hit rate: close {args.horizon} bars later moved the signal's way")

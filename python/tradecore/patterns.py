@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tradecore import _core
 
@@ -243,7 +244,7 @@ def hit_statistics(signals: pa.Table, close: ArrayLike, horizon: int = 10, *, ac
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
     closes = _column(close)
-    table = signals.filter(pa.compute.field("accepted")) if accepted_only else signals
+    table = signals.filter(pc.field("accepted")) if accepted_only else signals
     bars = table.column("bar").to_numpy().astype(np.int64)
     direction = table.column("direction").to_numpy().astype(np.int64)
     pattern = table.column("pattern").combine_chunks().dictionary_decode().to_numpy(zero_copy_only=False)
@@ -360,7 +361,7 @@ def confluence(
 def vote_of(signals: pa.Table, bar: int) -> Vote:
     """A timeframe's vote from its signals on one bar: the accepted signals' direction weighted
     by confidence; the confidence of the strongest signal on the winning side."""
-    on_bar = signals.filter(pa.compute.and_(pa.compute.equal(signals["bar"], bar), signals["accepted"]))
+    on_bar = signals.filter(pc.and_(pc.equal(signals["bar"], bar), signals["accepted"]))
     direction = on_bar.column("direction").to_numpy().astype(np.float64)
     confidence = on_bar.column("confidence").to_numpy()
     net = float((direction * confidence).sum())
