@@ -88,8 +88,8 @@ impl Registrar<'_> {
                 self.averages.thresholds.len() - 1
             }
         };
-        // Every pattern registers a handful; all 61 together stay far below 256 under any
-        // settings (tested in `tests::thresholds_fit_under_any_settings`).
+        // All 61 patterns together make 152 registrations, so an engine never has more than
+        // 152 distinct thresholds, under any settings (`tests::thresholds_fit_under_any_settings`).
         Avg(u8::try_from(id).unwrap_or(u8::MAX))
     }
 
