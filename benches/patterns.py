@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from foundation import measure  # median seconds per contender, interleaved
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("TRADECORE_DATA", ROOT.parent / "shared" / "data"))
@@ -43,17 +41,6 @@ def real_bars(copies: int) -> Bars:
     columns = (table.column(k).to_numpy() for k in ("open", "high", "low", "close"))
     # Tiled as they are: one price jump per 45k bars where a copy meets the next.
     return tuple(np.ascontiguousarray(np.tile(x, copies)) for x in columns)  # type: ignore[return-value]
-
-
-def median_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per contender; contenders interleaved so drift hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench(quick: bool) -> list[tuple[str, str, float, int]]:
@@ -74,7 +61,7 @@ def bench(quick: bool) -> list[tuple[str, str, float, int]]:
         assert np.array_equal(ours[name], f(o, h, lo, c)), f"{name} differs from TA-Lib"
 
     results = []
-    batch = median_seconds(
+    batch = measure(
         {
             "TA-Lib, 61 CDL* calls": lambda: [f(o, h, lo, c) for f in functions],
             "tradecore patterns.detect, one pass": lambda: patterns.detect(o, h, lo, c, threads=1),
@@ -103,8 +90,8 @@ def bench(quick: bool) -> list[tuple[str, str, float, int]]:
                 f(*window)[-1]
 
     # The warm-up `run` of the engine is not part of the live loop: time it separately and subtract.
-    warm = median_seconds({"warm": lambda: patterns.PatternEngine().run(o[:start], h[:start], lo[:start], c[:start])}, 3)
-    live = median_seconds({"TA-Lib, 61 calls on the last 100 bars": talib_live, "tradecore PatternEngine.push": tradecore_live}, 1 if quick else 5)
+    warm = measure({"warm": lambda: patterns.PatternEngine().run(o[:start], h[:start], lo[:start], c[:start])}, 3)
+    live = measure({"TA-Lib, 61 calls on the last 100 bars": talib_live, "tradecore PatternEngine.push": tradecore_live}, 1 if quick else 5)
     results.append(("live, one new bar", "TA-Lib, 61 calls on the last 100 bars", live["TA-Lib, 61 calls on the last 100 bars"], talib_bars))
     results.append(("live, one new bar", "tradecore PatternEngine.push", live["tradecore PatternEngine.push"] - warm["warm"], live_bars))
     return results

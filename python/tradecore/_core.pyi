@@ -180,14 +180,6 @@ class PatternEngine:
         close: npt.NDArray[np.float64],
         volume: npt.NDArray[np.float64] | None = None,
     ) -> npt.NDArray[np.int32]: ...
-    def run_columns(
-        self,
-        open: npt.NDArray[np.float64],
-        high: npt.NDArray[np.float64],
-        low: npt.NDArray[np.float64],
-        close: npt.NDArray[np.float64],
-        volume: npt.NDArray[np.float64] | None = None,
-    ) -> list[npt.NDArray[np.int32]]: ...
     def take_signals(self) -> dict[str, npt.NDArray[Any]]: ...
 
 def detect(

@@ -27,23 +27,7 @@ pub struct PatternEngine {
 impl PatternEngine {
     /// An engine for the named patterns (all 61 when `None`), in the order given.
     pub fn new(names: Option<&[&str]>, settings: &Settings) -> Result<Self> {
-        let all = catalog::entries();
-        let selected: Vec<Entry> = match names {
-            None => all,
-            Some(names) => {
-                let mut selected = Vec::with_capacity(names.len());
-                for name in names {
-                    let entry = all.iter().find(|e| e.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
-                        Error::argument("names", format!("'{name}' is not a TA-Lib candlestick pattern"))
-                    })?;
-                    if selected.iter().any(|e: &Entry| e.name == entry.name) {
-                        return Err(Error::argument("names", format!("'{name}' is listed twice")));
-                    }
-                    selected.push(*entry);
-                }
-                selected
-            }
-        };
+        let selected = select(names)?;
         let mut averages = Averages::default();
         let patterns: Vec<Box<dyn Pattern>> = selected.iter().map(|e| e.instantiate(&mut averages, settings)).collect();
         Ok(Self {
@@ -248,6 +232,24 @@ fn validate_volume(volume: &[f64], first: u64) -> Result<()> {
     }
 }
 
+/// The catalog entries of `names` (case-insensitive, in the order given; all 61 when `None`).
+fn select(names: Option<&[&str]>) -> Result<Vec<Entry>> {
+    let all = catalog::entries();
+    let Some(names) = names else { return Ok(all) };
+    let mut selected: Vec<Entry> = Vec::with_capacity(names.len());
+    for name in names {
+        let entry = all
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::argument("names", format!("'{name}' is not a TA-Lib candlestick pattern")))?;
+        if selected.iter().any(|e| e.name == entry.name) {
+            return Err(Error::argument("names", format!("'{name}' is listed twice")));
+        }
+        selected.push(*entry);
+    }
+    Ok(selected)
+}
+
 impl std::fmt::Debug for PatternEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PatternEngine").field("patterns", &self.names.len()).field("bars_seen", &self.seen).finish()
@@ -314,8 +316,7 @@ pub fn detect(
     [open, high, low, close]: [&[f64]; 4],
     threads: usize,
 ) -> Result<(Vec<Vec<i32>>, Vec<&'static str>)> {
-    let order: Vec<&'static str> = PatternEngine::new(names, settings)?.names().to_vec();
-    validate(open, high, low, close, 0)?;
+    let order: Vec<&'static str> = select(names)?.iter().map(|e| e.name).collect();
     let threads = threads.clamp(1, order.len().max(1));
     // Interleaved, so that cheap and costly patterns spread evenly.
     let shares: Vec<Vec<&str>> =
@@ -334,6 +335,7 @@ pub fn detect(
     for result in results {
         parts.push(result?.into_iter());
     }
+    // Every engine validated the bars; the first error is the series' first bad bar.
     // Back to the order of `names`: pattern k went to share k % threads.
     let columns = (0..order.len()).filter_map(|k| parts[k % threads].next()).collect();
     Ok((columns, order))

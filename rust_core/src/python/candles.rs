@@ -6,6 +6,7 @@ use pyo3::types::PyDict;
 
 use super::book::message_bytes;
 use super::errors;
+use super::slice;
 use crate::candles::{Aggregator, BarColumns, Late, Options, Timeframe};
 use crate::error::{Error, Result};
 use crate::recording::{ErrorLog, TradeColumns, read_trades as read_trade_lines};
@@ -226,10 +227,6 @@ impl PyCandleAggregator {
     fn __repr__(&self) -> String {
         format!("CandleAggregator({}, {} trades)", self.timeframes().join(","), self.inner.trade_count())
     }
-}
-
-fn slice<'a, T: numpy::Element>(array: &'a PyReadonlyArray1<'_, T>, name: &'static str) -> Result<&'a [T]> {
-    array.as_slice().map_err(|_| Error::argument(name, "must be a contiguous array"))
 }
 
 /// Reads the trades of recording lines (complete lines) without the GIL. Returns

@@ -3,12 +3,9 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
+use super::slice;
 use crate::error::{Error, Result};
 use crate::patterns::indicators::{Adx, Ema};
-
-fn slice<'a>(array: &'a PyReadonlyArray1<'_, f64>, name: &'static str) -> Result<&'a [f64]> {
-    array.as_slice().map_err(|_| Error::argument(name, "must be a contiguous float64 array"))
-}
 
 fn period_of(period: usize) -> Result<usize> {
     if (1..=100_000).contains(&period) {

@@ -30,6 +30,14 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// A numpy array's elements as a slice, or an error naming the argument if it is not contiguous.
+pub(crate) fn slice<'a, T: numpy::Element>(
+    array: &'a numpy::PyReadonlyArray1<'_, T>,
+    name: &'static str,
+) -> crate::error::Result<&'a [T]> {
+    array.as_slice().map_err(|_| crate::error::Error::argument(name, "must be a contiguous array"))
+}
+
 /// Panics on purpose, so tests can check that a Rust panic surfaces as a Python exception.
 #[pyfunction]
 #[pyo3(name = "_debug_panic")]

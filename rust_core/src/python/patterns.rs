@@ -6,6 +6,7 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::slice;
 use crate::error::{Error, Result};
 use crate::patterns::{CandleSetting, PatternEngine, RangeType, ScoreConfig, Setting, Settings, Signal};
 
@@ -60,10 +61,6 @@ fn score_config_of(values: HashMap<String, f64>) -> Result<ScoreConfig> {
         }
     }
     Ok(c)
-}
-
-fn slice<'a>(array: &'a PyReadonlyArray1<'_, f64>, name: &'static str) -> Result<&'a [f64]> {
-    array.as_slice().map_err(|_| Error::argument(name, "must be a contiguous float64 array"))
 }
 
 fn signal_columns<'py>(py: Python<'py>, signals: &[Signal]) -> PyResult<Bound<'py, PyDict>> {
@@ -168,25 +165,6 @@ impl PyPatternEngine {
             inner.run(o, h, l, c, v, &mut columns).map(|()| codes)
         })?;
         PyArray1::from_vec(py, codes).reshape([patterns, n])
-    }
-
-    /// Like `run`, but one int32 array per pattern (separate buffers: for long series they are
-    /// cheaper to allocate than one block).
-    #[pyo3(signature = (open, high, low, close, volume = None))]
-    fn run_columns<'py>(
-        &mut self,
-        py: Python<'py>,
-        open: PyReadonlyArray1<'py, f64>,
-        high: PyReadonlyArray1<'py, f64>,
-        low: PyReadonlyArray1<'py, f64>,
-        close: PyReadonlyArray1<'py, f64>,
-        volume: Option<PyReadonlyArray1<'py, f64>>,
-    ) -> PyResult<Vec<Bound<'py, PyArray1<i32>>>> {
-        let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
-        let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
-        let inner = &mut self.inner;
-        let columns = py.detach(|| inner.run_fresh(o, h, l, c, v))?;
-        Ok(columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect())
     }
 
     /// The graded signals since the last call, as columns (needs `scoring`).
