@@ -146,10 +146,19 @@ def detect_array(
     *,
     settings: Mapping[str, CandleSetting | tuple[str, int, float]] | None = None,
     penetration: Mapping[str, float] | None = None,
+    threads: int | None = None,
 ) -> tuple[Codes, list[str]]:
-    """All requested patterns in one pass: (int32 codes of shape (patterns, bars), names)."""
-    engine = PatternEngine(names, settings=settings, penetration=penetration)
-    return engine.run(open, high, low, close), engine.names
+    """All requested patterns in one pass: (int32 codes of shape (patterns, bars), names), row
+    ``k`` like ``talib.<names[k]>(open, high, low, close)``. Runs without the GIL; long series
+    are split by pattern across up to ``threads`` cores (default: one per core, up to 4, from
+    100k bars on)."""
+    return _core.detect(
+        _column(open), _column(high), _column(low), _column(close),
+        list(names) if names is not None else None,
+        settings=_settings(settings),
+        penetration=dict(penetration) if penetration else None,
+        threads=0 if threads is None else max(1, threads),
+    )
 
 
 def detect(
@@ -163,17 +172,11 @@ def detect(
     penetration: Mapping[str, float] | None = None,
     threads: int | None = None,
 ) -> dict[str, Codes]:
-    """All requested patterns in one pass: ``{name: int32 codes}``, each like
-    ``talib.<name>(open, high, low, close)``. Runs without the GIL; long series are split by
-    pattern across up to ``threads`` cores (default: one per core, up to 4, from 100k bars on)."""
-    columns, order = _core.detect(
-        _column(open), _column(high), _column(low), _column(close),
-        list(names) if names is not None else None,
-        settings=_settings(settings),
-        penetration=dict(penetration) if penetration else None,
-        threads=0 if threads is None else max(1, threads),
+    """Like :func:`detect_array`, as ``{name: int32 codes}`` (views of its rows)."""
+    codes, order = detect_array(
+        open, high, low, close, names, settings=settings, penetration=penetration, threads=threads
     )
-    return dict(zip(order, columns, strict=True))
+    return dict(zip(order, codes, strict=True))
 
 
 #: Columns of a signal table.

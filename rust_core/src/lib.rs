@@ -8,6 +8,7 @@ pub mod error;
 pub mod json;
 pub mod patterns;
 pub mod recording;
+pub mod simd;
 pub mod venues;
 
 #[cfg(feature = "python")]

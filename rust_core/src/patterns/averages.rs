@@ -11,6 +11,7 @@
 
 use super::bars::{Bars, W};
 use super::settings::{RangeType, Setting, Settings};
+use crate::simd::dispatch;
 
 /// A registered threshold column of `Bars`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,10 +142,23 @@ impl Averages {
     }
 
     /// Computes every threshold for positions `from..to` of `bars` (already loaded).
+    pub(crate) fn update(&mut self, bars: &mut Bars, from: usize, to: usize) {
+        update(self, bars, from, to);
+    }
+
+    pub(crate) fn shift(&mut self) {
+        for chain in &mut self.chains {
+            chain.before.copy_within(W - super::bars::HISTORY.., 0);
+        }
+    }
+}
+
+dispatch! {
+    /// `Averages::update`: the running sums, means and thresholds of one block.
     // A position indexes several columns and gives the bar number: plain index loops read best.
     #[allow(clippy::needless_range_loop)]
-    pub(crate) fn update(&mut self, bars: &mut Bars, from: usize, to: usize) {
-        let Averages { chains, families, thresholds, history } = self;
+    fn update(averages: &mut Averages, bars: &mut Bars, from: usize, to: usize) {
+        let Averages { chains, families, thresholds, history } = averages;
         for (range, ring) in RangeType::ALL.into_iter().zip(history.iter_mut()) {
             if ring.is_empty() {
                 continue;
@@ -233,12 +247,6 @@ impl Averages {
             for (value, mean) in column[from..to].iter_mut().zip(&mean[from..to]) {
                 *value = t.factor * mean * scale;
             }
-        }
-    }
-
-    pub(crate) fn shift(&mut self) {
-        for chain in &mut self.chains {
-            chain.before.copy_within(W - super::bars::HISTORY.., 0);
         }
     }
 }

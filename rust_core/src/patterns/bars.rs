@@ -6,6 +6,7 @@
 //! up to `BLOCK` candles at a time) and streaming (one candle at a time): one code path.
 
 use super::averages::Avg;
+use crate::simd::dispatch;
 
 /// Candles kept from the previous block: enough for the longest (5-candle) patterns.
 pub const HISTORY: usize = 8;
@@ -67,91 +68,76 @@ impl Bars {
     }
 
     /// The bar number of position `i` (negative before the first bar).
-    #[inline]
+    #[inline(always)]
     pub fn index(&self, i: usize) -> i64 {
         self.base + i as i64
     }
 
     /// The threshold `avg` for the candle at position `i`.
-    #[inline]
+    #[inline(always)]
     pub fn avg(&self, avg: Avg, i: usize) -> f64 {
         self.avgs[usize::from(avg.0)][i]
     }
 
     /// TA-Lib's candle colour: white (+1) when close ≥ open, black (−1) otherwise.
-    #[inline]
+    #[inline(always)]
     pub fn color(&self, i: usize) -> i32 {
         if self.close[i] >= self.open[i] { 1 } else { -1 }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn white(&self, i: usize) -> bool {
         self.close[i] >= self.open[i]
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn black(&self, i: usize) -> bool {
         self.close[i] < self.open[i]
     }
 
     /// Top of the real body: max(open, close).
-    #[inline]
+    #[inline(always)]
     pub fn top(&self, i: usize) -> f64 {
         self.body_top[i]
     }
 
     /// Bottom of the real body: min(open, close).
-    #[inline]
+    #[inline(always)]
     pub fn bottom(&self, i: usize) -> f64 {
         self.body_bottom[i]
     }
 
     /// The real body of `later` is entirely above the real body of `earlier`.
-    #[inline]
+    #[inline(always)]
     pub fn body_gap_up(&self, later: usize, earlier: usize) -> bool {
         self.bottom(later) > self.top(earlier)
     }
 
     /// The real body of `later` is entirely below the real body of `earlier`.
-    #[inline]
+    #[inline(always)]
     pub fn body_gap_down(&self, later: usize, earlier: usize) -> bool {
         self.top(later) < self.bottom(earlier)
     }
 
     /// The whole candle `later` is above `earlier` (its low over the other's high).
-    #[inline]
+    #[inline(always)]
     pub fn gap_up(&self, later: usize, earlier: usize) -> bool {
         self.low[later] > self.high[earlier]
     }
 
     /// The whole candle `later` is below `earlier`.
-    #[inline]
+    #[inline(always)]
     pub fn gap_down(&self, later: usize, earlier: usize) -> bool {
         self.high[later] < self.low[earlier]
     }
 
     /// Writes `len` candles at positions `at..at + len` and derives their geometry.
     pub(crate) fn load(&mut self, at: usize, open: &[f64], high: &[f64], low: &[f64], close: &[f64]) {
-        let end = at + open.len();
-        assert!(end <= W);
-        self.open[at..end].copy_from_slice(open);
-        self.high[at..end].copy_from_slice(high);
-        self.low[at..end].copy_from_slice(low);
-        self.close[at..end].copy_from_slice(close);
-        for i in at..end {
-            let (o, h, l, c) = (self.open[i], self.high[i], self.low[i], self.close[i]);
-            let white = c >= o;
-            self.body[i] = (c - o).abs();
-            self.upper[i] = h - if white { c } else { o };
-            self.lower[i] = if white { o } else { c } - l;
-            self.range[i] = h - l;
-            self.shadows[i] = self.upper[i] + self.lower[i];
-            (self.body_top[i], self.body_bottom[i]) = if white { (c, o) } else { (o, c) };
-        }
+        load(self, at, [open, high, low, close]);
     }
 
     /// The measure a range type averages, per position.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn column(&self, range: super::settings::RangeType) -> &[f64; W] {
         use super::settings::RangeType::*;
         match range {
@@ -185,5 +171,28 @@ impl Bars {
             keep(column);
         }
         self.base += BLOCK as i64;
+    }
+}
+
+dispatch! {
+    /// `Bars::load`.
+    fn load(bars: &mut Bars, at: usize, columns: [&[f64]; 4]) {
+        let [open, high, low, close] = columns;
+        let end = at + open.len();
+        assert!(end <= W);
+        bars.open[at..end].copy_from_slice(open);
+        bars.high[at..end].copy_from_slice(high);
+        bars.low[at..end].copy_from_slice(low);
+        bars.close[at..end].copy_from_slice(close);
+        for i in at..end {
+            let (o, h, l, c) = (bars.open[i], bars.high[i], bars.low[i], bars.close[i]);
+            let white = c >= o;
+            bars.body[i] = (c - o).abs();
+            bars.upper[i] = h - if white { c } else { o };
+            bars.lower[i] = if white { o } else { c } - l;
+            bars.range[i] = h - l;
+            bars.shadows[i] = bars.upper[i] + bars.lower[i];
+            (bars.body_top[i], bars.body_bottom[i]) = if white { (c, o) } else { (o, c) };
+        }
     }
 }

@@ -6,6 +6,7 @@ use super::catalog::Entry;
 use super::grade;
 use super::pattern::{Pattern, Rule, build};
 use super::settings::{Setting, Settings};
+use crate::simd::dispatch;
 
 pub(super) const PATTERNS: &[Entry] = &[
     Entry { name: "CDLCOUNTERATTACK", build: build::<Counterattack> },
@@ -59,7 +60,7 @@ impl Rule for Engulfing {
         Self
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c, po, pc) = (b.open[i], b.close[i], b.open[i - 1], b.close[i - 1]);
         let bullish = b.white(i) & b.black(i - 1) & (((c >= po) & (o < pc)) | ((c > po) & (o <= pc)));
@@ -105,7 +106,7 @@ impl Rule for Counterattack {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = opposite(b, i, i - 1)
             & near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1))
@@ -141,7 +142,7 @@ impl Rule for DarkCloudCover {
         Self { long: r.avg(Setting::BodyLong, 1), penetration: r.penetration("CDLDARKCLOUDCOVER", 0.5) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = (b.open[i] > b.high[i - 1])
             & b.black(i)
@@ -181,7 +182,7 @@ impl Rule for DojiStar {
         Self { long: r.avg(Setting::BodyLong, 1), doji: r.avg(Setting::BodyDoji, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let gaps = (b.white(i - 1) & b.body_gap_up(i, i - 1)) | (b.black(i - 1) & b.body_gap_down(i, i - 1));
         let found = gaps & (b.body[i] <= b.avg(self.doji, i)) & (b.body[i - 1] > b.avg(self.long, i - 1));
@@ -233,7 +234,7 @@ impl Rule for Harami {
         Self { long: r.avg(Setting::BodyLong, 1), short: r.avg(Setting::BodyShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         harami(b, i, self.long, self.short)
     }
@@ -261,7 +262,7 @@ impl Rule for HaramiCross {
         Self { long: r.avg(Setting::BodyLong, 1), doji: r.avg(Setting::BodyDoji, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         harami(b, i, self.long, self.doji)
     }
@@ -289,7 +290,7 @@ impl Rule for HomingPigeon {
         Self { long: r.avg(Setting::BodyLong, 1), short: r.avg(Setting::BodyShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = (b.open[i] < b.open[i - 1])
             & (b.close[i] > b.close[i - 1])
@@ -337,7 +338,7 @@ impl Rule for InNeck {
         Self { long: r.avg(Setting::BodyLong, 1), equal: r.avg(Setting::Equal, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = (b.close[i] >= b.close[i - 1])
             & (b.close[i] <= b.close[i - 1] + b.avg(self.equal, i - 1))
@@ -369,7 +370,7 @@ impl Rule for OnNeck {
         Self { long: r.avg(Setting::BodyLong, 1), equal: r.avg(Setting::Equal, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = near(b.close[i], b.low[i - 1], b.avg(self.equal, i - 1)) & neck(b, i, self.long);
         i32::from(found) * -100
@@ -399,7 +400,7 @@ impl Rule for Thrusting {
         Self { long: r.avg(Setting::BodyLong, 1), equal: r.avg(Setting::Equal, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = (b.close[i] > b.close[i - 1] + b.avg(self.equal, i - 1))
             & (b.close[i] <= b.close[i - 1] + b.body[i - 1] * 0.5)
@@ -474,7 +475,7 @@ impl Rule for Kicking {
         Self(MarubozuPair::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(self.0.kicking(b, i)) * sign(b, i) * 100
     }
@@ -499,7 +500,7 @@ impl Rule for KickingByLength {
         Self(MarubozuPair::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         // The two colours are opposite, so the first candle's colour is minus the second's.
         let second_longer = b.body[i] > b.body[i - 1];
@@ -528,7 +529,7 @@ impl Rule for MatchingLow {
         Self { equal: r.avg(Setting::Equal, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i) & b.black(i - 1) & near(b.close[i], b.close[i - 1], b.avg(self.equal, i - 1));
         i32::from(found) * 100
@@ -557,7 +558,7 @@ impl Rule for Piercing {
         Self { long_first: r.avg(Setting::BodyLong, 1), long_second: r.avg(Setting::BodyLong, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = (b.open[i] < b.low[i - 1])
             & b.white(i)
@@ -604,7 +605,7 @@ impl Rule for SeparatingLines {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let shaved = b.avg(self.shaved, i);
         let opening_shaved = (b.white(i) & (b.lower[i] < shaved)) | (b.black(i) & (b.upper[i] < shaved));
@@ -741,7 +742,7 @@ impl Pattern for Hikkake {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, 5 - 3, |j| hikkake_at(b, j));
+        scan_hikkake(b, from, to, out);
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -787,7 +788,7 @@ impl Pattern for HikkakeMod {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, self.lookback as i64 - 3, |j| self.breakout(b, j));
+        scan_hikkake_mod(self, b, from, to, out);
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -796,6 +797,18 @@ impl Pattern for HikkakeMod {
 
     fn candles(&self) -> usize {
         4
+    }
+}
+
+dispatch! {
+    fn scan_hikkake(b: &Bars, from: usize, to: usize, out: &mut [i32]) {
+        hikkake_scan(b, from, to, out, 5 - 3, |j| hikkake_at(b, j));
+    }
+}
+
+dispatch! {
+    fn scan_hikkake_mod(pattern: &HikkakeMod, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
+        hikkake_scan(b, from, to, out, pattern.lookback as i64 - 3, |j| pattern.breakout(b, j));
     }
 }
 

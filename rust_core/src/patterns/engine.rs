@@ -7,6 +7,7 @@ use super::pattern::Pattern;
 use super::scoring::{Found, ScoreConfig, Scorer, Signal};
 use super::settings::Settings;
 use crate::error::{Error, Result};
+use crate::simd::dispatch;
 
 pub struct PatternEngine {
     names: Vec<&'static str>,
@@ -100,6 +101,30 @@ impl PatternEngine {
         volume: Option<&[f64]>,
         out: &mut [&mut [i32]],
     ) -> Result<()> {
+        self.run_into([open, high, low, close], volume, out, false)
+    }
+
+    /// Like `run`, into columns the caller knows to be all zero: blocks without a code are
+    /// never written, so fresh memory the kernel zeroes on demand stays untouched there.
+    pub fn run_zeroed(
+        &mut self,
+        open: &[f64],
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+        volume: Option<&[f64]>,
+        out: &mut [&mut [i32]],
+    ) -> Result<()> {
+        self.run_into([open, high, low, close], volume, out, true)
+    }
+
+    fn run_into(
+        &mut self,
+        [open, high, low, close]: [&[f64]; 4],
+        volume: Option<&[f64]>,
+        out: &mut [&mut [i32]],
+        zeroed: bool,
+    ) -> Result<()> {
         let n = open.len();
         if out.len() != self.patterns.len() || out.iter().any(|column| column.len() != n) {
             return Err(Error::argument("out", format!("needs {} columns of {n} codes", self.patterns.len())));
@@ -111,32 +136,8 @@ impl PatternEngine {
             }
             validate_volume(v, self.seen)?;
         }
-        self.feed([open, high, low, close], volume, Some(out), false);
+        self.feed([open, high, low, close], volume, Some(out), zeroed);
         Ok(())
-    }
-
-    /// Like `run`, into new columns (one per pattern) that it returns.
-    pub fn run_fresh(
-        &mut self,
-        open: &[f64],
-        high: &[f64],
-        low: &[f64],
-        close: &[f64],
-        volume: Option<&[f64]>,
-    ) -> Result<Vec<Vec<i32>>> {
-        let n = open.len();
-        validate(open, high, low, close, self.seen)?;
-        if let Some(v) = volume {
-            if v.len() != n {
-                return Err(Error::argument("volume", format!("has {} values for {n} bars", v.len())));
-            }
-            validate_volume(v, self.seen)?;
-        }
-        // One calloc per column: zero pages the kernel provides only where a code is written.
-        let mut columns: Vec<Vec<i32>> = (0..self.patterns.len()).map(|_| vec![0; n]).collect();
-        let mut views: Vec<&mut [i32]> = columns.iter_mut().map(Vec::as_mut_slice).collect();
-        self.feed([open, high, low, close], volume, Some(&mut views), true);
-        Ok(columns)
     }
 
     /// Quality (0–1) of pattern `p` found on the newest candle.
@@ -272,20 +273,30 @@ pub fn validate(open: &[f64], high: &[f64], low: &[f64], close: &[f64], first: u
         ));
     }
     // One branch-free pass decides; only a series with a bad bar is walked again to name it.
-    let mut bad = false;
-    for k in 0..n {
-        let (o, h, l, c) = (open[k], high[k], low[k], close[k]);
-        let finite = o.is_finite() & h.is_finite() & l.is_finite() & c.is_finite();
-        // With low <= min(open, close) <= max(open, close) <= high, low >= 0 covers all four.
-        bad |= !finite | (l < 0.0) | (h < o.max(c)) | (l > o.min(c));
-    }
-    if bad {
+    if any_bad([open, high, low, close]) {
         for k in 0..n {
             describe(open[k], high[k], low[k], close[k])
                 .map_err(|reason| Error::InvalidBar { index: first + k as u64, reason })?;
         }
     }
     Ok(())
+}
+
+dispatch! {
+    /// Whether any candle of equal-length columns is not finite, negative or inconsistent.
+    fn any_bad(columns: [&[f64]; 4]) -> bool {
+        let [open, high, low, close] = columns;
+        let n = open.len();
+        let (high, low, close) = (&high[..n], &low[..n], &close[..n]);
+        let mut bad = false;
+        for k in 0..n {
+            let (o, h, l, c) = (open[k], high[k], low[k], close[k]);
+            let finite = o.is_finite() & h.is_finite() & l.is_finite() & c.is_finite();
+            // With low <= min(open, close) <= max(open, close) <= high, low >= 0 covers all four.
+            bad |= !finite | (l < 0.0) | (h < o.max(c)) | (l > o.min(c));
+        }
+        bad
+    }
 }
 
 /// Why one candle cannot be scored.
@@ -307,36 +318,52 @@ fn describe(o: f64, h: f64, l: f64, c: f64) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Batch detection over a whole series (open, high, low, close), the patterns split across
-/// `threads` engines that each make the fused pass on their own core. Returns one column of
-/// codes per pattern of `names` (all 61 when `None`) and the names in that order.
+/// The names of the patterns `names` selects (all 61 when `None`), in the order given.
+pub fn resolve(names: Option<&[&str]>) -> Result<Vec<&'static str>> {
+    Ok(select(names)?.iter().map(|e| e.name).collect())
+}
+
+/// Batch detection over a whole series (open, high, low, close) into `out`, pattern after
+/// pattern: the codes of `names[p]` (see `resolve`) at bars `p * n..(p + 1) * n`. `out` must be
+/// all zero (fresh memory is: only blocks with a code get written). The patterns are split
+/// across `threads` engines that each make the fused pass on their own core.
 pub fn detect(
-    names: Option<&[&str]>,
+    names: &[&'static str],
     settings: &Settings,
     [open, high, low, close]: [&[f64]; 4],
     threads: usize,
-) -> Result<(Vec<Vec<i32>>, Vec<&'static str>)> {
-    let order: Vec<&'static str> = select(names)?.iter().map(|e| e.name).collect();
-    let threads = threads.clamp(1, order.len().max(1));
-    // Interleaved, so that cheap and costly patterns spread evenly.
-    let shares: Vec<Vec<&str>> =
-        (0..threads).map(|t| order.iter().copied().skip(t).step_by(threads).collect()).collect();
-    let run = |share: &Vec<&str>| PatternEngine::new(Some(share), settings)?.run_fresh(open, high, low, close, None);
-    let results: Vec<Result<Vec<Vec<i32>>>> = std::thread::scope(|scope| {
-        let others: Vec<_> = shares[1..].iter().map(|share| scope.spawn(move || run(share))).collect();
-        let mut results = vec![run(&shares[0])];
-        for handle in others {
-            results
-                .push(handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked"))));
-        }
-        results
-    });
-    let mut parts = Vec::with_capacity(threads);
-    for result in results {
-        parts.push(result?.into_iter());
+    out: &mut [i32],
+) -> Result<()> {
+    let n = open.len();
+    if out.len() != names.len() * n {
+        return Err(Error::argument(
+            "out",
+            format!("needs {} codes for {} patterns of {n} bars", names.len() * n, names.len()),
+        ));
     }
-    // Every engine validated the bars; the first error is the series' first bad bar.
-    // Back to the order of `names`: pattern k went to share k % threads.
-    let columns = (0..order.len()).filter_map(|k| parts[k % threads].next()).collect();
-    Ok((columns, order))
+    if n == 0 {
+        return validate(open, high, low, close, 0);
+    }
+    let threads = threads.clamp(1, names.len().max(1));
+    // Interleaved, so that cheap and costly patterns spread evenly: pattern k goes to share k % threads.
+    let mut shares: Vec<(Vec<&str>, Vec<&mut [i32]>)> = (0..threads).map(|_| (Vec::new(), Vec::new())).collect();
+    for (k, (name, column)) in names.iter().zip(out.chunks_mut(n)).enumerate() {
+        shares[k % threads].0.push(name);
+        shares[k % threads].1.push(column);
+    }
+    let run = |(share, columns): &mut (Vec<&str>, Vec<&mut [i32]>)| {
+        PatternEngine::new(Some(share), settings)?.run_zeroed(open, high, low, close, None, columns)
+    };
+    std::thread::scope(|scope| {
+        let (first, others) = shares.split_at_mut(1);
+        let handles: Vec<_> = others.iter_mut().map(|share| scope.spawn(move || run(share))).collect();
+        // Every engine validates the bars, so the first error names the series' first bad bar.
+        let mut result = run(&mut first[0]);
+        for handle in handles {
+            let joined =
+                handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked")));
+            result = result.and(joined);
+        }
+        result
+    })
 }

@@ -26,7 +26,7 @@ mod tests;
 pub use averages::{Avg, Registrar};
 pub use bars::Bars;
 pub use catalog::{Entry, names};
-pub use engine::{PatternEngine, detect, validate};
+pub use engine::{PatternEngine, detect, resolve, validate};
 pub use pattern::{Pattern, Rule};
 pub use scoring::{Kind, ScoreConfig, Signal, meaning};
 pub use settings::{CandleSetting, MAX_PERIOD, PENETRATION, RangeType, Setting, Settings};

@@ -58,7 +58,7 @@ impl Rule for ThreeBlackCrows {
         Self { shadow: consecutive(r, Setting::ShadowVeryShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let colors = b.white(i - 3) & b.black(i - 2) & b.black(i - 1) & b.black(i);
         let opens_inside = |k: usize| (b.open[k] < b.open[k - 1]) & (b.open[k] > b.close[k - 1]);
@@ -101,7 +101,7 @@ impl Rule for ThreeLineStrike {
         Self { near3: r.avg(Setting::Near, 3), near2: r.avg(Setting::Near, 2) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let up = b.white(i - 1);
         let colors = (b.white(i - 3) == up) & (b.white(i - 2) == up) & (b.white(i) != up);
@@ -145,7 +145,7 @@ impl Rule for Breakaway {
         Self { long: r.avg(Setting::BodyLong, 4) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let up = b.white(i - 4);
         let colors = (b.white(i - 3) == up) & (b.white(i - 1) == up) & (b.white(i) != up);
@@ -198,7 +198,7 @@ impl Rule for ConcealingBabySwallow {
         Self { shadow: consecutive(r, Setting::ShadowVeryShort, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let colors = b.black(i - 3) & b.black(i - 2) & b.black(i - 1) & b.black(i);
         let marubozu = |offset: usize| {
@@ -251,7 +251,7 @@ impl Rule for GapSideBySideWhite {
         Self { near: r.avg(Setting::Near, 1), equal: r.avg(Setting::Equal, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let colors = b.white(i - 1) & b.white(i);
         let up = b.body_gap_up(i - 1, i - 2) & b.body_gap_up(i, i - 2);
@@ -290,7 +290,7 @@ impl Rule for LadderBottom {
         Self { shadow: r.avg(Setting::ShadowVeryShort, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (&b.open, &b.close);
         let found = b.white(i)
@@ -343,7 +343,7 @@ impl Rule for MatHold {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let setup = b.white(i - 4) & b.black(i - 3) & b.white(i) & b.body_gap_up(i - 3, i - 4);
         let floor = b.close[i - 4] - b.body[i - 4] * self.penetration;
@@ -402,7 +402,7 @@ impl Rule for RisingFallingThreeMethods {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let up = b.white(i - 4);
         let trend = 2 * i32::from(up) - 1;
@@ -457,7 +457,7 @@ impl Rule for TasukiGap {
         Self { near: r.avg(Setting::Near, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (&b.open, &b.close);
         let up = b.white(i - 1);
@@ -503,7 +503,7 @@ impl Rule for UpsideGapTwoCrows {
         Self { long: r.avg(Setting::BodyLong, 2), short: r.avg(Setting::BodyShort, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.white(i - 2)
             & b.black(i - 1)
@@ -544,7 +544,7 @@ impl Rule for SideGapThreeMethods {
         Self
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let up = b.white(i - 2);
         let colors = (b.white(i - 1) == up) & (b.white(i) != up);

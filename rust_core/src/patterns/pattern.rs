@@ -3,6 +3,7 @@
 use super::averages::{Averages, Registrar};
 use super::bars::{Bars, HISTORY, W};
 use super::settings::Settings;
+use crate::simd::dispatch;
 
 /// A detector the engine drives block by block.
 pub trait Pattern: Send + Sync {
@@ -42,12 +43,7 @@ impl<R: Rule> Pattern for Stateless<R> {
     }
 
     fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        // Telling the compiler that every `i - 4 ..= i` is inside the window lets it drop the
-        // bounds checks, so `at` compiles to straight-line code over the block.
-        assert!(HISTORY <= from && to <= W && out.len() == to - from);
-        for (i, code) in (from..to).zip(out.iter_mut()) {
-            *code = self.rule.at(bars, i);
-        }
+        scan_rule(&self.rule, bars, from, to, out);
     }
 
     fn quality(&self, bars: &Bars, i: usize) -> f64 {
@@ -56,6 +52,18 @@ impl<R: Rule> Pattern for Stateless<R> {
 
     fn candles(&self) -> usize {
         R::CANDLES
+    }
+}
+
+dispatch! {
+    /// `rule` at every position `from..to`, into `out`.
+    fn scan_rule<R: Rule>(rule: &R, bars: &Bars, from: usize, to: usize, out: &mut [i32]) {
+        // Telling the compiler that every `i - 4 ..= i` is inside the window lets it drop the
+        // bounds checks, so `at` compiles to straight-line code over the block.
+        assert!(HISTORY <= from && to <= W && out.len() == to - from);
+        for (i, code) in (from..to).zip(out.iter_mut()) {
+            *code = rule.at(bars, i);
+        }
     }
 }
 

@@ -194,7 +194,7 @@ impl Rule for BeltHold {
         Self(LongBodyNoShadow::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         self.0.at(b, i, self.0.very_short_by_color(b, i, b.lower[i], b.upper[i]))
     }
@@ -219,7 +219,7 @@ impl Rule for ClosingMarubozu {
         Self(LongBodyNoShadow::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         self.0.at(b, i, self.0.very_short_by_color(b, i, b.upper[i], b.lower[i]))
     }
@@ -246,7 +246,7 @@ impl Rule for Doji {
         Self { doji: r.avg(Setting::BodyDoji, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(is_doji(b, self.doji, i)) * 100
     }
@@ -274,7 +274,7 @@ impl Rule for DragonflyDoji {
         Self { doji: r.avg(Setting::BodyDoji, 0), very_short: r.avg(Setting::ShadowVeryShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let very_short = b.avg(self.very_short, i);
         let found = is_doji(b, self.doji, i) & (b.upper[i] < very_short) & (b.lower[i] > very_short);
@@ -309,7 +309,7 @@ impl Rule for GravestoneDoji {
         Self { doji: r.avg(Setting::BodyDoji, 0), very_short: r.avg(Setting::ShadowVeryShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let very_short = b.avg(self.very_short, i);
         let found = is_doji(b, self.doji, i) & (b.lower[i] < very_short) & (b.upper[i] > very_short);
@@ -344,7 +344,7 @@ impl Rule for Hammer {
         Self { shape: OneLongShadow::new(r), near: r.avg(Setting::Near, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let near_prior_low = b.bottom(i) <= b.low[i - 1] + b.avg(self.near, i - 1);
         i32::from(near_prior_low & self.shape.hammer(b, i)) * 100
@@ -375,7 +375,7 @@ impl Rule for HangingMan {
         Self { shape: OneLongShadow::new(r), near: r.avg(Setting::Near, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let near_prior_high = b.bottom(i) >= b.high[i - 1] - b.avg(self.near, i - 1);
         i32::from(near_prior_high & self.shape.hammer(b, i)) * -100
@@ -406,7 +406,7 @@ impl Rule for HighWave {
         Self { short: r.avg(Setting::BodyShort, 0), very_long: r.avg(Setting::ShadowVeryLong, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = both_shadows_above(b, b.avg(self.very_long, i), i) & is_short(b, self.short, i);
         i32::from(found) * color(b, i) * 100
@@ -435,7 +435,7 @@ impl Rule for InvertedHammer {
         Self(OneLongShadow::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(b.body_gap_down(i, i - 1) & self.0.inverted(b, i)) * 100
     }
@@ -465,7 +465,7 @@ impl Rule for LongLeggedDoji {
         Self { doji: r.avg(Setting::BodyDoji, 0), long: r.avg(Setting::ShadowLong, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let long = b.avg(self.long, i);
         let found = is_doji(b, self.doji, i) & ((b.lower[i] > long) | (b.upper[i] > long));
@@ -498,7 +498,7 @@ impl Rule for LongLine {
         Self { long: r.avg(Setting::BodyLong, 0), short_shadow: r.avg(Setting::ShadowShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = is_long(b, self.long, i) & both_shadows_below(b, b.avg(self.short_shadow, i), i);
         i32::from(found) * color(b, i) * 100
@@ -528,7 +528,7 @@ impl Rule for Marubozu {
     }
 
     // Both shadows very short: the longer one is.
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         self.0.at(b, i, self.0.very_short(b, i, b.upper[i].max(b.lower[i])))
     }
@@ -557,7 +557,7 @@ impl Rule for RickshawMan {
         Self { doji: r.avg(Setting::BodyDoji, 0), long: r.avg(Setting::ShadowLong, 0), near: r.avg(Setting::Near, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (midpoint, near) = (b.low[i] + b.range[i] / 2.0, b.avg(self.near, i));
         let found = is_doji(b, self.doji, i)
@@ -594,7 +594,7 @@ impl Rule for ShootingStar {
         Self(OneLongShadow::new(r))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(b.body_gap_up(i, i - 1) & self.0.inverted(b, i)) * -100
     }
@@ -625,7 +625,7 @@ impl Rule for ShortLine {
         Self { short: r.avg(Setting::BodyShort, 0), short_shadow: r.avg(Setting::ShadowShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = both_shadows_below(b, b.avg(self.short_shadow, i), i) & is_short(b, self.short, i);
         i32::from(found) * color(b, i) * 100
@@ -656,7 +656,7 @@ impl Rule for SpinningTop {
         Self { short: r.avg(Setting::BodyShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = both_shadows_above(b, b.body[i], i) & is_short(b, self.short, i);
         i32::from(found) * color(b, i) * 100
@@ -690,7 +690,7 @@ impl Rule for Takuri {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let shape = (b.upper[i] < b.avg(self.very_short, i)) & (b.lower[i] > b.avg(self.very_long, i));
         i32::from(shape & is_doji(b, self.doji, i)) * 100

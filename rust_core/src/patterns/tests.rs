@@ -151,29 +151,57 @@ fn detect_on_threads_equals_one_engine() {
     let n = o.len();
     let mut expected = vec![0; 61 * n];
     run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
+    let all = resolve(None).unwrap();
+    assert_eq!(all, names());
     for threads in [1, 2, 3, 61, 100] {
-        let (columns, order) = detect(None, &settings, [&o, &h, &l, &c], threads).unwrap();
-        assert_eq!(order, names());
-        assert_eq!(columns.concat(), expected, "{threads} threads");
+        let mut out = vec![0; 61 * n];
+        detect(&all, &settings, [&o, &h, &l, &c], threads, &mut out).unwrap();
+        assert_eq!(out, expected, "{threads} threads");
     }
-    let (one, order) = detect(Some(&["CDLDOJI"]), &settings, [&o, &h, &l, &c], 2).unwrap();
-    assert_eq!(order, ["CDLDOJI"]);
-    assert_eq!(one[0], expected[15 * n..16 * n]);
-    let err = detect(None, &settings, [&o, &h, &l, &c[..n - 1]], 2).unwrap_err();
+    let doji = resolve(Some(&["cdldoji"])).unwrap();
+    assert_eq!(doji, ["CDLDOJI"]);
+    let mut one = vec![0; n];
+    detect(&doji, &settings, [&o, &h, &l, &c], 2, &mut one).unwrap();
+    assert_eq!(one, expected[15 * n..16 * n]);
+    let err = detect(&all, &settings, [&o, &h, &l, &c[..n - 1]], 2, &mut vec![0; 61 * n]).unwrap_err();
     assert!(err.to_string().contains("different lengths"), "{err}");
+    let err = detect(&all, &settings, [&o, &h, &l, &c], 2, &mut one).unwrap_err();
+    assert!(err.to_string().contains("codes for 61 patterns"), "{err}");
+    detect(&all, &settings, [&[], &[], &[], &[]], 2, &mut []).unwrap();
 }
 
 #[test]
-fn fresh_columns_equal_written_columns() {
+fn zeroed_columns_equal_written_columns() {
     let [o, h, l, c] = series(1_000, 8);
     let settings = Settings::default();
     let n = o.len();
     let mut expected = vec![0; 61 * n];
     run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
     let mut engine = PatternEngine::new(None, &settings).unwrap();
-    let first = engine.run_fresh(&o[..500], &h[..500], &l[..500], &c[..500], None).unwrap();
-    let rest = engine.run_fresh(&o[500..], &h[500..], &l[500..], &c[500..], None).unwrap();
-    for p in 0..61 {
-        assert_eq!([&first[p][..], &rest[p][..]].concat(), expected[p * n..(p + 1) * n]);
+    let mut out = vec![0; 61 * n];
+    for part in [0..500, 500..n] {
+        let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).map(|column| &mut column[part.clone()]).collect();
+        let p = part.clone();
+        engine.run_zeroed(&o[p.clone()], &h[p.clone()], &l[p.clone()], &c[p], None, &mut columns).unwrap();
+    }
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn baseline_and_v3_kernels_agree() {
+    // Every kernel has a baseline and an x86-64-v3 copy; on a CPU without v3 both runs take the
+    // baseline and the test still holds.
+    let settings = Settings::default();
+    for seed in [3, 9] {
+        let [o, h, l, c] = series(2_000, seed);
+        let n = o.len();
+        let mut codes = [vec![0; 61 * n], vec![0; 61 * n]];
+        for (baseline, out) in [true, false].into_iter().zip(codes.iter_mut()) {
+            crate::simd::baseline_only(baseline);
+            run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, out);
+        }
+        crate::simd::baseline_only(false);
+        assert_eq!(codes[0], codes[1]);
+        assert!(codes[0].iter().filter(|&&code| code != 0).count() > 1_000);
     }
 }

@@ -148,7 +148,7 @@ impl Rule for TwoCrows {
         Self { long: r.avg(Setting::BodyLong, 2) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o, c) = (b.open[i], b.close[i]);
         let found = b.white(i - 2)
@@ -192,7 +192,7 @@ impl Rule for ThreeInside {
         Self { long: r.avg(Setting::BodyLong, 2), short: r.avg(Setting::BodyShort, 1) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let inside = (b.top(i - 1) < b.top(i - 2)) & (b.bottom(i - 1) > b.bottom(i - 2));
         let harami = inside & (b.body[i - 2] > b.avg(self.long, i - 2)) & (b.body[i - 1] <= b.avg(self.short, i - 1));
@@ -227,7 +227,7 @@ impl Rule for ThreeOutside {
         Self
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (o1, c1, o2, c2) = (b.open[i - 1], b.close[i - 1], b.open[i - 2], b.close[i - 2]);
         let up = b.white(i - 1) & b.black(i - 2) & (c1 > o2) & (o1 < c2) & (b.close[i] > c1);
@@ -274,7 +274,7 @@ impl Rule for ThreeStarsInSouth {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let (first, second) = (i - 2, i - 1);
         let found = b.black(first)
@@ -336,7 +336,7 @@ impl Rule for ThreeWhiteSoldiers {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
             & (b.upper[i - 2] < b.avg(self.shadow[0], i - 2))
@@ -377,7 +377,7 @@ impl Rule for AbandonedBaby {
         Self(StarBodies::new(r, Setting::BodyDoji, "CDLABANDONEDBABY"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let stars = &self.0;
         let fit = stars.fit(b, i);
@@ -430,7 +430,7 @@ impl Rule for AdvanceBlock {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
             & opens_in_or_near(b, i - 1, i - 2, b.avg(self.near[0], i - 2))
@@ -486,7 +486,7 @@ impl Rule for EveningDojiStar {
         Self(StarBodies::new(r, Setting::BodyDoji, "CDLEVENINGDOJISTAR"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(self.0.evening(b, i)) * -100
     }
@@ -511,7 +511,7 @@ impl Rule for EveningStar {
         Self(StarBodies::new(r, Setting::BodyShort, "CDLEVENINGSTAR"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(self.0.evening(b, i)) * -100
     }
@@ -544,7 +544,7 @@ impl Rule for IdenticalThreeCrows {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
             & b.black(i - 1)
@@ -585,7 +585,7 @@ impl Rule for MorningDojiStar {
         Self(StarBodies::new(r, Setting::BodyDoji, "CDLMORNINGDOJISTAR"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(self.0.morning(b, i)) * 100
     }
@@ -610,7 +610,7 @@ impl Rule for MorningStar {
         Self(StarBodies::new(r, Setting::BodyShort, "CDLMORNINGSTAR"))
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         i32::from(self.0.morning(b, i)) * 100
     }
@@ -647,7 +647,7 @@ impl Rule for StalledPattern {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = three_rising_whites(b, i)
             & (b.body[i - 2] > b.avg(self.long[0], i - 2))
@@ -685,7 +685,7 @@ impl Rule for StickSandwich {
         Self { equal: r.avg(Setting::Equal, 2) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
             & b.white(i - 1)
@@ -722,7 +722,7 @@ impl Rule for Tristar {
         Self { doji: r.avg(Setting::BodyDoji, 2) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let doji = b.avg(self.doji, i - 2);
         let dojis = (b.body[i - 2] <= doji) & (b.body[i - 1] <= doji) & (b.body[i] <= doji);
@@ -759,7 +759,7 @@ impl Rule for UniqueThreeRiver {
         Self { long: r.avg(Setting::BodyLong, 2), short: r.avg(Setting::BodyShort, 0) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> i32 {
         let found = b.black(i - 2)
             & b.black(i - 1)

@@ -157,14 +157,11 @@ impl PyPatternEngine {
         let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
         let patterns = self.inner.names().len();
         let inner = &mut self.inner;
-        let n = o.len();
-        let codes = py.detach(|| {
-            let mut codes = vec![0i32; patterns * n];
-            let mut columns: Vec<&mut [i32]> = codes.chunks_mut(n.max(1)).take(patterns).collect();
-            columns.resize_with(patterns, Default::default); // n = 0: empty columns
-            inner.run(o, h, l, c, v, &mut columns).map(|()| codes)
-        })?;
-        PyArray1::from_vec(py, codes).reshape([patterns, n])
+        let codes = zeroed_codes(py, patterns, o.len());
+        let mut view = codes.readwrite();
+        let flat = view.as_slice_mut().map_err(|e| Error::argument("codes", e.to_string()))?;
+        py.detach(|| inner.run_zeroed(o, h, l, c, v, &mut columns(flat, patterns)))?;
+        Ok(codes)
     }
 
     /// The graded signals since the last call, as columns (needs `scoring`).
@@ -180,11 +177,22 @@ impl PyPatternEngine {
     }
 }
 
-/// One int32 array per pattern, and the pattern names in that order.
-type Detected<'py> = (Vec<Bound<'py, PyArray1<i32>>>, Vec<&'static str>);
+/// A zeroed (patterns, bars) int32 array. From numpy, so that a large one is backed by huge
+/// pages: faulting in 4 KiB pages one by one would cost more than detecting the patterns.
+fn zeroed_codes(py: Python<'_>, patterns: usize, n: usize) -> Bound<'_, PyArray2<i32>> {
+    PyArray2::zeros(py, [patterns, n], false)
+}
 
-/// Batch detection of a whole series without the GIL: (one int32 array per pattern, names).
-/// `threads` 0 picks: one per core (up to 4) from 100k bars on, else one.
+/// The rows of a (patterns, bars) array, as the engine's columns.
+fn columns(flat: &mut [i32], patterns: usize) -> Vec<&mut [i32]> {
+    let n = flat.len() / patterns.max(1);
+    let mut rows: Vec<&mut [i32]> = flat.chunks_mut(n.max(1)).take(patterns).collect();
+    rows.resize_with(patterns, Default::default); // no bars: empty rows
+    rows
+}
+
+/// Batch detection of a whole series without the GIL: (int32 codes of shape (patterns, bars),
+/// names). `threads` 0 picks: one per core (up to 4) from 100k bars on, else one.
 #[pyfunction]
 #[pyo3(signature = (open, high, low, close, names = None, *, settings = None, penetration = None, threads = 0))]
 #[allow(clippy::too_many_arguments)]
@@ -198,17 +206,22 @@ pub fn detect<'py>(
     settings: Option<HashMap<String, (String, usize, f64)>>,
     penetration: Option<HashMap<String, f64>>,
     threads: usize,
-) -> PyResult<Detected<'py>> {
+) -> PyResult<(Bound<'py, PyArray2<i32>>, Vec<&'static str>)> {
     let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
     let settings = settings_of(settings, penetration)?;
     let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
+    let order = crate::patterns::resolve(names.as_deref())?;
     let threads = match threads {
         0 if o.len() >= 100_000 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         0 => 1,
         n => n,
     };
-    let (columns, order) = py.detach(|| crate::patterns::detect(names.as_deref(), &settings, [o, h, l, c], threads))?;
-    Ok((columns.into_iter().map(|column| PyArray1::from_vec(py, column)).collect(), order))
+    let codes = zeroed_codes(py, order.len(), o.len());
+    let mut view = codes.readwrite();
+    let flat = view.as_slice_mut().map_err(|e| Error::argument("codes", e.to_string()))?;
+    py.detach(|| crate::patterns::detect(&order, &settings, [o, h, l, c], threads, flat))?;
+    drop(view);
+    Ok((codes, order))
 }
 
 /// Pattern names, kinds ("reversal", "continuation", "indecision") and fixed directions.
