@@ -54,8 +54,10 @@ def real_bars() -> tuple[F64, F64, F64, F64]:
     return tuple(table.column(c).to_numpy() for c in ("open", "high", "low", "close"))  # type: ignore[return-value]
 
 
-def test_real_1m_bars(real_bars: tuple[F64, F64, F64, F64]) -> None:
-    fired = assert_same("45k real 1m bars", *real_bars)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_real_1m_bars(real_bars: tuple[F64, F64, F64, F64], threads: int) -> None:
+    # Two threads score the two halves of the month, the second engine starting mid-series.
+    fired = assert_same(f"45k real 1m bars, {threads} threads", *real_bars, threads=threads)
     # The data README: 50 of the 61 patterns fire on this month.
     assert sum(1 for n in fired.values() if n) == 50
 

@@ -4,17 +4,28 @@
 //! picked at run time. Results are identical: Rust never fuses `a * b + c` into an FMA, and
 //! every vector lane computes the same IEEE operation as the scalar code.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-static BASELINE_ONLY: AtomicBool = AtomicBool::new(false);
+/// 0: not detected yet, 1: baseline, 2: x86-64-v3.
+static LEVEL: AtomicU8 = AtomicU8::new(0);
 
-/// Whether this CPU runs x86-64-v3 code (detected once, then a cached load).
+/// Whether this CPU runs x86-64-v3 code (detected once, then one load).
 #[inline]
 pub(crate) fn has_v3() -> bool {
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => {
+            let level = if detect_v3() { 2 } else { 1 };
+            LEVEL.store(level, Ordering::Relaxed);
+            level == 2
+        }
+        level => level == 2,
+    }
+}
+
+fn detect_v3() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        !BASELINE_ONLY.load(Ordering::Relaxed)
-            && std::arch::is_x86_feature_detected!("avx2")
+        std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("bmi1")
             && std::arch::is_x86_feature_detected!("bmi2")
@@ -28,7 +39,7 @@ pub(crate) fn has_v3() -> bool {
 /// Makes every kernel take its baseline copy (`true`) or the best the CPU runs (`false`), so
 /// that tests can check both copies on one machine.
 pub fn baseline_only(yes: bool) {
-    BASELINE_ONLY.store(yes, Ordering::Relaxed);
+    LEVEL.store(if yes { 1 } else { 0 }, Ordering::Relaxed);
 }
 
 /// Defines `$name`, which runs `$body` compiled for x86-64-v3 when the CPU has it and for the

@@ -143,7 +143,13 @@ impl Averages {
 
     /// Computes every threshold for positions `from..to` of `bars` (already loaded).
     pub(crate) fn update(&mut self, bars: &mut Bars, from: usize, to: usize) {
-        update(self, bars, from, to);
+        update(self, bars, from, to, true);
+    }
+
+    /// Moves the running sums over positions `from..to` without computing thresholds: for an
+    /// engine that starts scoring mid-series and needs the sums exactly as they are there.
+    pub(crate) fn advance(&mut self, bars: &mut Bars, from: usize, to: usize) {
+        update(self, bars, from, to, false);
     }
 
     pub(crate) fn shift(&mut self) {
@@ -157,7 +163,7 @@ dispatch! {
     /// `Averages::update`: the running sums, means and thresholds of one block.
     // A position indexes several columns and gives the bar number: plain index loops read best.
     #[allow(clippy::needless_range_loop)]
-    fn update(averages: &mut Averages, bars: &mut Bars, from: usize, to: usize) {
+    fn update(averages: &mut Averages, bars: &mut Bars, from: usize, to: usize, thresholds_too: bool) {
         let Averages { chains, families, thresholds, history } = averages;
         for (range, ring) in RangeType::ALL.into_iter().zip(history.iter_mut()) {
             if ring.is_empty() {
@@ -224,6 +230,9 @@ dispatch! {
                     }
                 }
             }
+        }
+        if !thresholds_too {
+            return;
         }
         // The mean once per chain, then each threshold scales it: factor × (sum / period) / divisor.
         for chain in chains.iter_mut() {

@@ -627,7 +627,7 @@ impl Rule for SeparatingLines {
 }
 
 /// Writes the Hikkake codes of positions `from..to` to `out` (shared by both Hikkakes).
-/// `setup_at(j)` tells whether a bullish and whether a bearish setup breaks out at `j`; setups
+/// `setup.at(b, j)` tells whether a bullish and whether a bearish setup breaks out at `j`; setups
 /// before bar `start` (three before the lookback: TA-Lib starts tracking setups there, so setups
 /// found in those bars can still be confirmed on the first scored ones) do not count.
 ///
@@ -638,14 +638,7 @@ impl Rule for SeparatingLines {
 /// the scan is branch-free and carries nothing from bar to bar (it vectorizes), which also keeps
 /// blocks and streaming alike.
 #[inline(always)]
-fn hikkake_scan(
-    b: &Bars,
-    from: usize,
-    to: usize,
-    out: &mut [i32],
-    start: i64,
-    setup_at: impl Fn(usize) -> (bool, bool),
-) {
+fn hikkake_scan(b: &Bars, from: usize, to: usize, out: &mut [i32], start: i64, setup: &impl Setup) {
     // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
     assert!(HISTORY <= from && to <= W && out.len() == to - from);
     // Per position, the level a close must pass to confirm the setup found there: the inside bar's
@@ -654,7 +647,7 @@ fn hikkake_scan(
     let (mut above, mut below) = ([f64::INFINITY; W], [f64::NEG_INFINITY; W]);
     let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(from - 3).min(to);
     for j in first..to {
-        let (bullish, bearish) = setup_at(j);
+        let (bullish, bearish) = setup.at(b, j);
         above[j] = if bullish { b.high[j - 1] } else { f64::INFINITY };
         below[j] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
     }
@@ -714,12 +707,27 @@ fn inside(b: &Bars, inner: usize, outer: usize) -> bool {
     (b.high[inner] < b.high[outer]) & (b.low[inner] > b.low[outer])
 }
 
-/// Whether a bullish and whether a bearish plain hikkake breaks out at `i`.
-#[inline(always)]
-fn hikkake_at(b: &Bars, i: usize) -> (bool, bool) {
-    let inside = inside(b, i - 1, i - 2);
-    let (down, up) = breaks(b, i);
-    (inside & down, inside & up)
+/// A Hikkake's setup (a plain or a modified one).
+trait Setup {
+    /// Whether a bullish and whether a bearish setup breaks out at `i`. A closure would do, were
+    /// it not that only an `#[inline(always)]` method is sure to be compiled into the v3 copy.
+    fn at(&self, b: &Bars, i: usize) -> (bool, bool);
+}
+
+impl Setup for Hikkake {
+    #[inline(always)]
+    fn at(&self, b: &Bars, i: usize) -> (bool, bool) {
+        let inside = inside(b, i - 1, i - 2);
+        let (down, up) = breaks(b, i);
+        (inside & down, inside & up)
+    }
+}
+
+impl Setup for HikkakeMod {
+    #[inline(always)]
+    fn at(&self, b: &Bars, i: usize) -> (bool, bool) {
+        self.breakout(b, i)
+    }
 }
 
 /// A setup's direction: +1 bullish, −1 bearish, 0 none.
@@ -742,11 +750,11 @@ impl Pattern for Hikkake {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        scan_hikkake(b, from, to, out);
+        scan_hikkake(self, b, from, to, out);
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        hikkake_quality(b, i, |j| direction(hikkake_at(b, j)))
+        hikkake_quality(b, i, |j| direction(self.at(b, j)))
     }
 
     fn candles(&self) -> usize {
@@ -801,14 +809,14 @@ impl Pattern for HikkakeMod {
 }
 
 dispatch! {
-    fn scan_hikkake(b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, 5 - 3, |j| hikkake_at(b, j));
+    fn scan_hikkake(pattern: &Hikkake, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
+        hikkake_scan(b, from, to, out, 5 - 3, pattern);
     }
 }
 
 dispatch! {
     fn scan_hikkake_mod(pattern: &HikkakeMod, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, pattern.lookback as i64 - 3, |j| pattern.breakout(b, j));
+        hikkake_scan(b, from, to, out, pattern.lookback as i64 - 3, pattern);
     }
 }
 

@@ -140,6 +140,34 @@ impl PatternEngine {
         Ok(())
     }
 
+    /// Moves over candles without scoring them: only the running sums advance, so that the
+    /// candles after them score exactly as in a run from the start, once `HISTORY` candles have
+    /// been scored again to refill the window. Unchecked: whoever scores these candles checks them.
+    fn skip(&mut self, [open, high, low, close]: [&[f64]; 4]) {
+        debug_assert!(self.scorer.is_none());
+        let mut done = 0;
+        while done < open.len() {
+            let part = self.load_block(done, [open, high, low, close]);
+            self.averages.advance(&mut self.bars, self.next, self.next + part.len());
+            self.next += part.len();
+            self.seen += part.len() as u64;
+            done = part.end;
+        }
+    }
+
+    /// Loads the candles from `done` on that fit in the window (shifting it when full), at
+    /// positions `self.next..`; returns their range in the input.
+    fn load_block(&mut self, done: usize, [open, high, low, close]: [&[f64]; 4]) -> std::ops::Range<usize> {
+        if self.next == W {
+            self.bars.shift();
+            self.averages.shift();
+            self.next = HISTORY;
+        }
+        let part = done..done + (W - self.next).min(open.len() - done);
+        self.bars.load(self.next, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part.clone()]);
+        part
+    }
+
     /// Quality (0–1) of pattern `p` found on the newest candle.
     pub fn quality_of_newest(&self, p: usize) -> f64 {
         self.patterns[p].quality(&self.bars, self.next - 1)
@@ -177,15 +205,9 @@ impl PatternEngine {
     ) {
         let mut done = 0;
         while done < open.len() {
-            if self.next == W {
-                self.bars.shift();
-                self.averages.shift();
-                self.next = HISTORY;
-            }
-            let (from, take) = (self.next, (W - self.next).min(open.len() - done));
+            let part = self.load_block(done, [open, high, low, close]);
+            let (from, take) = (self.next, part.len());
             let to = from + take;
-            let part = done..done + take;
-            self.bars.load(from, &open[part.clone()], &high[part.clone()], &low[part.clone()], &close[part.clone()]);
             self.averages.update(&mut self.bars, from, to);
             // Batch runs without scoring write straight into the caller's columns; otherwise the
             // window's own codes are kept for grading and for `push`. Into columns known to be
@@ -325,40 +347,74 @@ pub fn resolve(names: Option<&[&str]>) -> Result<Vec<&'static str>> {
 
 /// Batch detection over a whole series (open, high, low, close) into `out`, pattern after
 /// pattern: the codes of `names[p]` (see `resolve`) at bars `p * n..(p + 1) * n`. `out` must be
-/// all zero (fresh memory is: only blocks with a code get written). The patterns are split
-/// across `threads` engines that each make the fused pass on their own core.
+/// all zero (fresh memory is: only blocks with a code get written).
+///
+/// With several `threads` the series is cut in consecutive parts, one engine each. An engine
+/// starting mid-series first runs the running sums alone up to its part (a few percent of the
+/// full work), then scores `HISTORY` candles into scratch to fill its window: from there on it
+/// scores exactly as one engine running from the start.
 pub fn detect(
     names: &[&'static str],
     settings: &Settings,
-    [open, high, low, close]: [&[f64]; 4],
+    bars: [&[f64]; 4],
     threads: usize,
     out: &mut [i32],
 ) -> Result<()> {
-    let n = open.len();
+    let n = bars[0].len();
     if out.len() != names.len() * n {
-        return Err(Error::argument(
-            "out",
-            format!("needs {} codes for {} patterns of {n} bars", names.len() * n, names.len()),
-        ));
+        let (k, codes) = (names.len(), names.len() * n);
+        return Err(Error::argument("out", format!("needs {codes} codes for {k} patterns of {n} bars")));
     }
-    if n == 0 {
+    if n == 0 || names.is_empty() || bars.iter().any(|x| x.len() != n) {
+        // Nothing to detect, or columns of different lengths: validation says which.
+        let [open, high, low, close] = bars;
         return validate(open, high, low, close, 0);
     }
-    let threads = threads.clamp(1, names.len().max(1));
-    // Interleaved, so that cheap and costly patterns spread evenly: pattern k goes to share k % threads.
-    let mut shares: Vec<(Vec<&str>, Vec<&mut [i32]>)> = (0..threads).map(|_| (Vec::new(), Vec::new())).collect();
-    for (k, (name, column)) in names.iter().zip(out.chunks_mut(n)).enumerate() {
-        shares[k % threads].0.push(name);
-        shares[k % threads].1.push(column);
+    detect_in_parts(names, settings, bars, threads.clamp(1, n.div_ceil(MIN_PART)), out)
+}
+
+/// Fewest bars worth a thread of their own.
+const MIN_PART: usize = 20_000;
+
+/// `detect` on `threads` parts of the series, however short they are.
+pub(super) fn detect_in_parts(
+    names: &[&'static str],
+    settings: &Settings,
+    bars: [&[f64]; 4],
+    threads: usize,
+    out: &mut [i32],
+) -> Result<()> {
+    let n = bars[0].len();
+    let bounds: Vec<usize> = (0..=threads).map(|t| t * n / threads).collect();
+    // Each part gets its stretch of every pattern's row.
+    let mut parts: Vec<Vec<&mut [i32]>> = (0..threads).map(|_| Vec::with_capacity(names.len())).collect();
+    for mut row in out.chunks_mut(n) {
+        for (t, part) in parts.iter_mut().enumerate() {
+            let (head, tail) = std::mem::take(&mut row).split_at_mut(bounds[t + 1] - bounds[t]);
+            part.push(head);
+            row = tail;
+        }
     }
-    let run = |(share, columns): &mut (Vec<&str>, Vec<&mut [i32]>)| {
-        PatternEngine::new(Some(share), settings)?.run_zeroed(open, high, low, close, None, columns)
+    let run = |start: usize, columns: &mut [&mut [i32]]| -> Result<()> {
+        let mut engine = PatternEngine::new(Some(names), settings)?;
+        let warm = start.saturating_sub(HISTORY);
+        engine.skip(bars.map(|x| &x[..warm]));
+        let mut scratch = vec![0; names.len() * (start - warm)];
+        let mut warm_columns: Vec<&mut [i32]> = scratch.chunks_mut((start - warm).max(1)).collect();
+        warm_columns.resize_with(names.len(), Default::default); // start == 0: nothing to warm
+        let [open, high, low, close] = bars.map(|x| &x[warm..start]);
+        engine.run_zeroed(open, high, low, close, None, &mut warm_columns)?;
+        let end = start + columns.first().map_or(0, |c| c.len());
+        let [open, high, low, close] = bars.map(|x| &x[start..end]);
+        engine.run_zeroed(open, high, low, close, None, columns)
     };
     std::thread::scope(|scope| {
-        let (first, others) = shares.split_at_mut(1);
-        let handles: Vec<_> = others.iter_mut().map(|share| scope.spawn(move || run(share))).collect();
-        // Every engine validates the bars, so the first error names the series' first bad bar.
-        let mut result = run(&mut first[0]);
+        let mut parts = bounds.iter().zip(parts.iter_mut());
+        let (&first, first_columns) = parts.next().unwrap_or_else(|| unreachable!("one part at least"));
+        let handles: Vec<_> = parts.map(|(&start, columns)| scope.spawn(move || run(start, columns))).collect();
+        // Each engine checks its own part, so the first error in part order names the series'
+        // first bad bar.
+        let mut result = run(first, first_columns);
         for handle in handles {
             let joined =
                 handle.join().unwrap_or_else(|_| Err(Error::argument("threads", "a detection thread panicked")));

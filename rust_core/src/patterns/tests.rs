@@ -2,6 +2,7 @@
 //! validation, names. Parity with TA-Lib itself is tested from Python against the `talib`
 //! package (`tests/test_patterns_parity.py`).
 
+use super::engine::detect_in_parts;
 use super::*;
 
 fn series(n: usize, seed: u64) -> [Vec<f64>; 4] {
@@ -153,11 +154,23 @@ fn detect_on_threads_equals_one_engine() {
     run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
     let all = resolve(None).unwrap();
     assert_eq!(all, names());
-    for threads in [1, 2, 3, 61, 100] {
+    for threads in [1, 2, 3, 61, 100, 2_999, 3_001] {
+        // Parts as short as the window's history and shorter, and empty ones.
         let mut out = vec![0; 61 * n];
-        detect(&all, &settings, [&o, &h, &l, &c], threads, &mut out).unwrap();
-        assert_eq!(out, expected, "{threads} threads");
+        detect_in_parts(&all, &settings, [&o, &h, &l, &c], threads, &mut out).unwrap();
+        assert_eq!(out, expected, "{threads} parts");
     }
+    let mut out = vec![0; 61 * n];
+    detect(&all, &settings, [&o, &h, &l, &c], 2, &mut out).unwrap();
+    assert_eq!(out, expected);
+    // A bad bar in a later part is found by that part's engine, with its index in the series.
+    let mut bad = h.clone();
+    bad[2_500] = f64::NAN;
+    let err = detect_in_parts(&all, &settings, [&o, &bad, &l, &c], 3, &mut vec![0; 61 * n]).unwrap_err();
+    assert!(matches!(err, crate::Error::InvalidBar { index: 2_500, .. }), "{err}");
+    bad[1_000] = -1.0;
+    let err = detect_in_parts(&all, &settings, [&o, &bad, &l, &c], 3, &mut vec![0; 61 * n]).unwrap_err();
+    assert!(matches!(err, crate::Error::InvalidBar { index: 1_000, .. }), "{err}");
     let doji = resolve(Some(&["cdldoji"])).unwrap();
     assert_eq!(doji, ["CDLDOJI"]);
     let mut one = vec![0; n];
