@@ -6,7 +6,7 @@
 Batch: the 45,031 real 1m bars of ../shared/data/candles/ tiled 22 times (990,682 bars), through
   - TA-Lib: the 61 `talib.CDL*` calls, one after another (what every bot does);
   - tradecore: one `patterns.detect` call computing all 61 in one fused pass on one core, and
-    the same call splitting the patterns between the machine's two cores.
+    the same call cutting the series in two halves, one per core.
 Live loop: one new bar arrives, the codes of all 61 patterns for it are wanted:
   - TA-Lib: the 61 calls over the last 100 bars, for every new bar (its only way);
   - tradecore: one `PatternEngine.push` call per bar (the Python call included).

@@ -150,8 +150,8 @@ def detect_array(
 ) -> tuple[Codes, list[str]]:
     """All requested patterns in one pass: (int32 codes of shape (patterns, bars), names), row
     ``k`` like ``talib.<names[k]>(open, high, low, close)``. Runs without the GIL; long series
-    are split by pattern across up to ``threads`` cores (default: one per core, up to 4, from
-    100k bars on)."""
+    are cut into consecutive parts scored on up to ``threads`` cores (default: one per core, up
+    to 4, from 100k bars on), with the same codes as one pass."""
     return _core.detect(
         _column(open), _column(high), _column(low), _column(close),
         list(names) if names is not None else None,

@@ -376,7 +376,7 @@ pub fn detect(
 /// Fewest bars worth a thread of their own.
 const MIN_PART: usize = 20_000;
 
-/// `detect` on `threads` parts of the series, however short they are.
+/// `detect` on `threads` parts of a non-empty series, however short the parts are.
 pub(super) fn detect_in_parts(
     names: &[&'static str],
     settings: &Settings,
@@ -384,7 +384,8 @@ pub(super) fn detect_in_parts(
     threads: usize,
     out: &mut [i32],
 ) -> Result<()> {
-    let n = bars[0].len();
+    let (n, threads) = (bars[0].len(), threads.max(1));
+    debug_assert!(n > 0 && out.len() == names.len() * n);
     let bounds: Vec<usize> = (0..=threads).map(|t| t * n / threads).collect();
     // Each part gets its stretch of every pattern's row.
     let mut parts: Vec<Vec<&mut [i32]>> = (0..threads).map(|_| Vec::with_capacity(names.len())).collect();
