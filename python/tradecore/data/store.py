@@ -496,8 +496,11 @@ class Store:
             raise
         _sync_directory(directory)
         plan.result.files.append(target)
-        for name in replaces:
-            _remove(directory / name)
+        for name in replaces:  # already invisible; if this fails, the next write retries
+            try:
+                _remove(directory / name)
+            except OSError:
+                pass
 
     def _remove_leftovers(self, directory: Path) -> None:
         """Deletes temporary files of interrupted writes and files superseded by a commit whose
