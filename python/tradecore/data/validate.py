@@ -7,7 +7,7 @@ check      kind  fires on
 ========== ===== ==========================================================================
 ohlc       error a bar whose high is below max(open, close), low above min(open, close), or
                  low above high (bars with non-finite values are left to ``finite``)
-volume     error a negative volume
+volume     error a negative volume (-inf is left to ``finite``)
 finite     error NaN, ±inf or a missing value in open, high, low, close or volume
 order      error a timestamp earlier than the one before it (equal ones are duplicates)
 duplicates error more than one bar for a timestamp: ``identical`` (all columns equal) or
@@ -239,9 +239,9 @@ def _check_ohlc(bars: _Bars, finite: npt.NDArray[np.bool_]) -> tuple[Check, npt.
     return Check("ohlc", "OHLC consistency", True, int(bad.sum()), rows), bad
 
 
-def _check_volume(bars: _Bars) -> tuple[Check, npt.NDArray[np.bool_]]:
+def _check_volume(bars: _Bars, finite: npt.NDArray[np.bool_]) -> tuple[Check, npt.NDArray[np.bool_]]:
     with np.errstate(invalid="ignore"):
-        bad = bars.v < 0
+        bad = finite & (bars.v < 0)
     rows = [bars.row(int(i), reason="volume < 0") for i in np.nonzero(bad)[0]]
     return Check("volume", "non-negative volume", True, int(bad.sum()), rows), bad
 
@@ -335,7 +335,7 @@ def validate_candles(table: pa.Table, timeframe: str | None = None, *, source: s
     bars = _Bars(table, time, ts, o, h, low, c, v)
     finite_check, nonfinite = _check_finite(bars)
     ohlc_check, bad_ohlc = _check_ohlc(bars, ~nonfinite)
-    volume_check, bad_volume = _check_volume(bars)
+    volume_check, bad_volume = _check_volume(bars, ~nonfinite)
     order_check, bad_order = _check_order(bars)
     duplicates_check, identical_extra, conflicting = _check_duplicates(bars)
     unique = np.unique(ts)
