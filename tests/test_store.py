@@ -219,6 +219,9 @@ def test_a_write_interrupted_midway_leaves_the_store_unchanged(
     def dies_halfway(table: pa.Table, path: Path, row_group_size: int) -> None:
         real_write(table, path, row_group_size)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # half a file on disk
+        # What a reader sees at this moment is what it would see if the process were killed now.
+        assert stored(Store(tmp_path)).equals(content)
+        assert ds.dataset(tmp_path / "candles", format="parquet", partitioning="hive").count_rows() == 20_000
         raise OSError("disk full")
 
     monkeypatch.setattr(store_module, "_write_parquet", dies_halfway)

@@ -316,10 +316,10 @@ def _write_repair(path: Path, table: pa.Table, report: validate.Report) -> dict[
     )
     if fixed.refetch:
         step = report.step_ms or 1
-        listed = ", ".join(f"{validate.iso(s)} … {validate.iso(e)} ({validate.Interval(s, e).bars(step)})"
+        listed = ", ".join(f"{_when(validate.iso(s))} … {_when(validate.iso(e))} ({validate.Interval(s, e).bars(step)})"
                            for s, e in fixed.refetch[:_SHOWN])
         more = f" and {len(fixed.refetch) - _SHOWN:,} more" if len(fixed.refetch) > _SHOWN else ""
-        out.print(f"to fetch again ({len(fixed.refetch):,} interval(s), [start … end) and bars): {listed}{more}")
+        out.print(f"to fetch again ({len(fixed.refetch):,} interval(s), [start … end) UTC and bars): {listed}{more}")
     return {"path": str(target), **fixed.to_dict()}
 
 

@@ -478,8 +478,8 @@ class Store:
             return
         directory = plan.directory
         directory.mkdir(parents=True, exist_ok=True)
-        self._remove_leftovers(directory)
-        replaces = sorted({f.path.name for f in plan.supersedes} | self._superseded_on_disk(directory))
+        self._remove_leftovers(directory)  # so no superseded file outlives the file naming it
+        replaces = sorted(f.path.name for f in plan.supersedes)
         times = _ms_column(plan.rows, kind.time)
         metadata = {
             _REPLACES: json.dumps(replaces).encode(),
