@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -184,9 +185,12 @@ def test_two_different_rows_for_one_bar_in_a_batch_are_refused(tmp_path: Path, f
         (lambda t: t.append_column("foo", t.column("open")), "foo"),
         (lambda t: t.drop_columns(["close"]), "close"),
         (lambda t: t.set_column(0, "open_time", pa.nulls(t.num_rows, TIME)), "open_time"),
+        (lambda t: t.append_column("closed", pa.array([True, None] * (t.num_rows // 2))), "closed"),
     ],
 )
-def test_wrong_schema_is_refused_naming_the_column(tmp_path: Path, bars: pa.Table, change, column: str) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_schema_is_refused_naming_the_column(
+    tmp_path: Path, bars: pa.Table, change: Callable[[pa.Table], pa.Table], column: str
+) -> None:
     with pytest.raises(SchemaError) as caught:
         Store(tmp_path).append_candles(VENUE, SYMBOL, "1m", change(bars.slice(0, 10)))
     assert caught.value.column == column and repr(column) in str(caught.value)

@@ -205,9 +205,10 @@ class _Plan:
     result: AppendResult
 
 
-def conform(table: pa.Table, schema: pa.Schema, required: Sequence[str], *, key: str) -> pa.Table:
+def conform(table: pa.Table, schema: pa.Schema, required: Sequence[str], *, not_null: Sequence[str]) -> pa.Table:
     """``table`` with ``schema``'s columns in its order, absent optional columns filled (nulls;
-    ``closed`` true); refuses unknown, missing required or mistyped columns and a null key."""
+    ``closed`` true); refuses unknown, missing required or mistyped columns and nulls in
+    ``not_null``."""
     names = set(schema.names)
     for name in table.column_names:
         if name not in names:
@@ -226,9 +227,10 @@ def conform(table: pa.Table, schema: pa.Schema, required: Sequence[str], *, key:
         else:
             columns.append(pa.nulls(table.num_rows, f.type))
     out = pa.Table.from_arrays(columns, schema=schema)
-    nulls = out.column(key).null_count
-    if nulls:
-        raise SchemaError(f"column {key!r} has {nulls} null value(s); it identifies the rows", column=key)
+    for name in not_null:
+        nulls = out.column(name).null_count
+        if nulls:
+            raise SchemaError(f"column {name!r} has {nulls} null value(s); it may have none", column=name)
     return out
 
 
@@ -399,7 +401,8 @@ class Store:
     def _batch(self, kind: _Kind, table: pa.Table) -> pa.Table:
         """The incoming rows conformed, sorted, with exact repeats dropped; refuses two different
         rows for one key."""
-        batch = conform(table, kind.schema, kind.required, key=kind.key).sort_by(_sort_keys(kind))
+        not_null = [kind.key] if kind.final_flag is None else [kind.key, kind.final_flag]
+        batch = conform(table, kind.schema, kind.required, not_null=not_null).sort_by(_sort_keys(kind))
         if batch.num_rows < 2:
             return batch
         keys = batch.column(kind.key)
