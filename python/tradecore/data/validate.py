@@ -14,7 +14,8 @@ duplicates error more than one bar for a timestamp: ``identical`` (all columns e
                  ``conflicting`` (they differ)
 gaps       error missing bars: steps between consecutive timestamps longer than the timeframe
                  (given, or the median step)
-outliers   info  close-to-close returns outside Q1 − 1.5·IQR … Q3 + 1.5·IQR
+outliers   info  close-to-close returns outside Q1 − 1.5·IQR … Q3 + 1.5·IQR (over the distinct
+                 timestamps in time order, skipping bars with an ohlc error or no finite close)
 ========== ===== ==========================================================================
 
 The quality score is ``100 × (1 − penalty / (bars + missing bars))`` with ``penalty`` = bars with
@@ -342,7 +343,7 @@ def validate_candles(table: pa.Table, timeframe: str | None = None, *, source: s
     step = timeframe_ms(timeframe) if timeframe else _infer_step(unique)
     gaps_check = _check_gaps(unique, step)
     invalid = nonfinite | bad_ohlc | bad_volume
-    outliers_check = _check_outliers(bars, ~invalid)
+    outliers_check = _check_outliers(bars, ~bad_ohlc & np.isfinite(c))  # returns need only a trustworthy close
     bad = invalid | bad_order | conflicting
     score = quality_score(len(ts), int(bad.sum()), int((~bad[identical_extra]).sum()), gaps_check.count)
     return Report(
