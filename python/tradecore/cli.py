@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from tradecore import __version__, book, candles, patterns, recording
 from tradecore._core import VENUES
+from tradecore.data import validate
 from tradecore.errors import MessageError, TradecoreError
 
 out = Console(highlight=False, soft_wrap=True)
@@ -204,6 +206,123 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SHOWN = 5
+#: The columns shown for each check's first offenders (the JSON report has every field).
+_OFFENDER_COLUMNS = {
+    "ohlc": ("index", "time", "open", "high", "low", "close", "reason"),
+    "volume": ("index", "time", "volume"),
+    "finite": ("index", "time", "reason"),
+    "order": ("index", "time", "previous"),
+    "duplicates": ("index", "time", "kind", "open", "high", "low", "close", "volume"),
+    "gaps": ("start", "end", "bars"),
+    "outliers": ("index", "time", "close", "ret"),
+}
+_LEFT = ("time", "previous", "start", "end", "reason", "kind")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if args.repair and path.is_dir():
+        err.print("[bold red]error:[/] --repair works on a candles file; a store is repaired by fetching "
+                  "the missing intervals again")
+        return EXIT_PROBLEM
+    with err.status(f"validating {path.name}"):
+        results = validate.validate_path(path, args.timeframe)
+    entries = []
+    for table, report in results:
+        _print_validation(report)
+        entry = report.to_dict()
+        if args.repair:
+            entry["repair"] = _write_repair(path, table, report)
+        entries.append(entry)
+    failed = any(entry["errors"] for entry in entries)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps({"path": str(path), "errors": failed, "reports": entries}, indent=1))
+        out.print(f"report → [bold]{args.report}[/]")
+    return EXIT_PROBLEM if failed else EXIT_OK
+
+
+def _print_validation(report: validate.Report) -> None:
+    span = "no bars" if report.first is None or report.last is None else (
+        f"{_when(validate.iso(report.first))} … {_when(validate.iso(report.last))}"
+    )
+    timeframe = f"{report.timeframe} ({'median step' if report.step_inferred else 'given'})"
+    out.print(f"[bold]{report.source}[/]: {report.bars:,} bars, {span} UTC, timeframe {timeframe}")
+    summary = Table()
+    for column, justify in (("check", "left"), ("result", "left"), ("count", "right"), ("details", "left")):
+        summary.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for check in report.checks:
+        result = "[red]error[/]" if check.failed else "[yellow]note[/]" if check.count else "[green]ok[/]"
+        summary.add_row(check.title, result, f"{check.count:,}", _details(check))
+    out.print(summary)
+    for check in report.checks:
+        if check.rows:
+            out.print(_offenders(check))
+    colour = "green" if report.score >= 99 else "yellow" if report.score >= 90 else "red"
+    verdict = "errors found" if report.has_errors else "no errors"
+    out.print(f"quality score [bold {colour}]{report.score:.2f}[/] / 100 ({verdict})")
+
+
+def _details(check: validate.Check) -> str:
+    d = check.details
+    if "skipped" in d:
+        return f"skipped: {d['skipped']}"
+    if check.name == "duplicates":
+        return f"{d['identical']:,} identical, {d['conflicting']:,} conflicting"
+    if check.name == "gaps":
+        return f"{d['intervals']:,} interval(s)"
+    if check.name == "outliers":
+        return f"returns outside {d['low_fence']:+.3%} … {d['high_fence']:+.3%}"
+    return ""
+
+
+def _when(text: str) -> str:
+    return text.replace("T", " ").removesuffix("Z")
+
+
+def _cell(key: str, value: object) -> str:
+    if key == "ret" and isinstance(value, float):
+        return f"{value:+.3%}"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1e4 else f"{value:.6g}"
+    if key in ("time", "previous", "start", "end"):
+        return _when(str(value))
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _offenders(check: validate.Check) -> Table:
+    shown = check.rows[:_SHOWN]
+    more = f" (first {len(shown)} of {len(check.rows):,})" if len(check.rows) > len(shown) else ""
+    view = Table(title=f"{check.title}{more}", title_justify="left")
+    keys = _OFFENDER_COLUMNS[check.name]
+    for key in keys:
+        view.add_column(key, justify="left" if key in _LEFT else "right")
+    for row in shown:
+        view.add_row(*(_cell(k, row[k]) for k in keys))
+    return view
+
+
+def _write_repair(path: Path, table: pa.Table, report: validate.Report) -> dict[str, object]:
+    fixed = validate.repair(table, report)
+    target = validate.repaired_path(path)
+    if target.resolve() == path.resolve():
+        raise TradecoreError(f"the repaired copy would overwrite {path}")
+    pq.write_table(fixed.table, target)
+    out.print(
+        f"repaired copy → [bold]{target}[/]: {fixed.table.num_rows:,} bars; dropped {fixed.dropped_identical:,} "
+        f"identical duplicate(s), {fixed.dropped_conflicting:,} conflicting duplicate row(s), "
+        f"{fixed.dropped_invalid:,} invalid bar(s)"
+    )
+    if fixed.refetch:
+        step = report.step_ms or 1
+        listed = ", ".join(f"{_when(validate.iso(s))} … {_when(validate.iso(e))} ({validate.Interval(s, e).bars(step)})"
+                           for s, e in fixed.refetch[:_SHOWN])
+        more = f" and {len(fixed.refetch) - _SHOWN:,} more" if len(fixed.refetch) > _SHOWN else ""
+        out.print(f"to fetch again ({len(fixed.refetch):,} interval(s), [start … end) UTC and bars): {listed}{more}")
+    return {"path": str(target), **fixed.to_dict()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tradecore", description="A crypto trading core: order books, candles and candlestick patterns from exchange data."
@@ -254,6 +373,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", action="store_true", help="grade signals and show hit statistics")
     p.add_argument("--horizon", type=int, default=10, help="bars ahead for the hit statistics (default 10)")
     p.set_defaults(run=cmd_patterns)
+
+    p = commands.add_parser(
+        "validate",
+        help="check candles for bad bars, duplicates, gaps and outliers; score them; optionally repair",
+        description="Checks candles (a CSV, CSV.gz or Parquet file with a time column and open, high, low, "
+        "close, volume; or a store directory, every candle partition under it) for OHLC consistency, "
+        "negative volume, non-finite values, timestamp order, duplicates, missing intervals and return "
+        "outliers, and gives a 0-100 quality score. Exits with status 1 when there are errors (outliers "
+        "alone are not).",
+    )
+    p.add_argument("path", help="candles file or store directory")
+    p.add_argument("--timeframe", help="bar length, e.g. 1m (default: the median step, or the partition's)")
+    p.add_argument("--repair", action="store_true",
+                   help="write NAME.repaired.parquet next to the file: sorted, exact duplicates dropped, "
+                   "conflicting and invalid bars dropped and listed with the gaps for fetching again")
+    p.add_argument("--report", type=Path, help="write everything found as JSON to this file")
+    p.set_defaults(run=cmd_validate)
     return parser
 
 

@@ -88,8 +88,32 @@ class RecordingError(TradecoreError):
     """A recording cannot be replayed to a trustworthy result (no snapshot, unhealed gap, ...)."""
 
 
+class SchemaError(TradecoreError, ValueError):
+    """A table whose columns are not what was expected: a column missing, unknown, of the wrong
+    type, or with nulls where none may be. ``column`` names it; nothing was written."""
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class ConflictError(TradecoreError, ValueError):
+    """Data that contradicts data already stored (or itself): a bar or trade with the same key but
+    other values. ``key`` is the first one (open time in ms or trade id), ``columns`` the columns
+    that differ there and ``count`` how many keys conflict; nothing was written."""
+
+    def __init__(
+        self, message: str, *, key: int | str | None = None, columns: tuple[str, ...] = (), count: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.columns = columns
+        self.count = count
+
+
 __all__ = [
     "BookNotSyncedError",
+    "ConflictError",
     "InvalidArgumentError",
     "InvalidBarError",
     "InvalidValueError",
@@ -98,6 +122,7 @@ __all__ = [
     "MessageError",
     "MissingFieldError",
     "RecordingError",
+    "SchemaError",
     "TradecoreError",
     "WrongSymbolError",
     "WrongVenueError",
