@@ -131,20 +131,6 @@ def cmd_candles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_TIME_COLUMNS = ("open_time", "timestamp", "time", "date", "datetime")
-
-
-def _read_candles(path: Path) -> pa.Table:
-    """CSV (optionally compressed) or Parquet candles, column names matched case-insensitively."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        table = pq.read_table(path)
-    else:
-        import pyarrow.csv as pacsv
-
-        table = pacsv.read_csv(path)
-    return table.rename_columns([name.lower() for name in table.column_names])
-
-
 def _bar(fraction: float, width: int = 20) -> str:
     filled = round(max(0.0, min(1.0, fraction)) * width)
     return "█" * filled + "·" * (width - filled)
@@ -153,7 +139,7 @@ def _bar(fraction: float, width: int = 20) -> str:
 def cmd_patterns(args: argparse.Namespace) -> int:
     path = Path(args.file)
     with err.status(f"reading {path.name}"):
-        table = _read_candles(path)
+        table = validate.read_candle_file(path)
     missing = [c for c in ("open", "high", "low", "close") if c not in table.column_names]
     if missing:
         err.print(f"[bold red]error:[/] {path.name} has no {', '.join(missing)} column(s); it has: {', '.join(table.column_names)}")
@@ -165,7 +151,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     with err.status(f"detecting patterns in {table.num_rows:,} bars"):
         codes, order = patterns.detect_array(o, h, lo, c, names)
     seconds = time.perf_counter() - started
-    time_column = next((c for c in _TIME_COLUMNS if c in table.column_names), None)
+    time_column = next((c for c in validate.TIME_COLUMNS if c in table.column_names), None)
     fields = ([(time_column, table.column(time_column))] if time_column else []) + [
         (name, pa.array(row)) for name, row in zip(order, codes, strict=True)
     ]
