@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
-from tradecore.sim.binance import Binance
+from tradecore.sim.binance import PREFIX, Binance
 from tradecore.sim.bybit import Bybit
 from tradecore.sim.faults import FaultPlan
 from tradecore.sim.market import Market, load
@@ -127,7 +127,8 @@ class SimServer(Clock):
 
     async def stop(self) -> None:
         for conn in list(self.connections.values()):
-            await conn.ws.close()
+            with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+                await asyncio.wait_for(conn.ws.close(code=1001, message=b"server stopping"), 1.0)
         for task in list(self._tasks):
             task.cancel()
         if self._runner is not None:
@@ -151,6 +152,12 @@ class SimServer(Clock):
     def rest_url(self) -> str:
         """The REST base URL (Binance: the API prefix is part of each path, e.g. /fapi/v1/depth)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The REST base with the venue's API prefix (``.../fapi/v1``, ``.../v5/market``)."""
+        prefix = "/v5/market" if self.market.venue == "bybit" else PREFIX[self.market.venue]
+        return self.rest_url + prefix
 
     @property
     def ws_url(self) -> str:
@@ -247,9 +254,15 @@ class SimServer(Clock):
         """Sends the subscribed streams' messages in timeline order, paced, through the faults."""
         try:
             await self._replay_loop(conn)
-        except (ConnectionResetError, ConnectionError, RuntimeError) as exc:
+        except (ConnectionError, RuntimeError) as exc:
             # The client went away mid-send (or the transport was aborted by a fault).
             log.debug("connection %d: replay ended: %s", conn.id, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug must not leave the client waiting forever: say so and close (1011).
+            log.exception("local exchange: replay on connection %d failed", conn.id)
+            await conn.ws.close(code=1011, message=b"internal error in the local exchange")
 
     async def _replay_loop(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
