@@ -208,9 +208,10 @@ def pandas_klines(trades: list[dict[str, Any]], rule: str) -> pd.DataFrame:
         "buy": [0.0 if t["m"] else float(t["q"]) for t in trades],
     }).set_index("time")
     df["quote"] = df["price"] * df["qty"]
+    df["base"] = df["qty"] * 100 / df["price"]  # COIN-M BTC contracts are 100 USD
     bars = df.resample(rule).agg({"price": ["first", "max", "min", "last", "count"], "qty": "sum", "quote": "sum",
-                                  "buy": "sum"})
-    bars.columns = ["open", "high", "low", "close", "trades", "volume", "quote", "buy"]
+                                  "buy": "sum", "base": "sum"})
+    bars.columns = ["open", "high", "low", "close", "trades", "volume", "quote", "buy", "base"]
     bars["close"] = bars["close"].ffill()
     for column in ("open", "high", "low"):
         bars[column] = bars[column].fillna(bars["close"])
@@ -554,7 +555,8 @@ def test_fault_specs_parse_and_refuse_clearly() -> None:
 # -- ccxt, unmodified ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "exchange", "symbol"), [(USDM, "binanceusdm", "BTC/USDT:USDT"), (SPOT, "binance", "BTC/USDT")])
+@pytest.mark.parametrize(("name", "exchange", "symbol"), [
+    (USDM, "binanceusdm", "BTC/USDT:USDT"), (SPOT, "binance", "BTC/USDT"), (CM, "binancecoinm", "BTC/USD:BTC")])
 def test_ccxt_fetches_the_recording(name: str, exchange: str, symbol: str) -> None:
     ccxt = pytest.importorskip("ccxt.async_support")
     trades = recorded_trades(name)
@@ -576,11 +578,13 @@ def test_ccxt_fetches_the_recording(name: str, exchange: str, symbol: str) -> No
                 await client.close()
 
     ohlcv, book, recent, info = run(scenario)
-    assert info["precision"]["price"] == (0.1 if name == USDM else 0.01)
+    assert info["precision"]["price"] == (0.01 if name == SPOT else 0.1)
+    assert info["contractSize"] == (100 if name == CM else 1 if name == USDM else None)
     assert len(ohlcv) == len(want)
     for candle, (when, bar) in zip(ohlcv, want.iterrows(), strict=True):
         assert candle[:5] == [int(when.timestamp() * 1000), bar.open, bar.high, bar.low, bar.close]
-        assert math.isclose(candle[5], bar.volume, rel_tol=1e-9)
+        # ccxt reads COIN-M volume from the base-asset field: contracts × 100 USD / price, in BTC.
+        assert math.isclose(candle[5], bar.base if name == CM else bar.volume, rel_tol=1e-9, abs_tol=5e-9)  # 8 decimals
     # No client has been sent anything: the book is the recorded snapshot.
     assert book["nonce"] == snapshot["lastUpdateId"]
     assert book["bids"][:100] == [[float(p), float(q)] for p, q in snapshot["bids"][:100]]
@@ -599,6 +603,29 @@ def bybit_lines() -> list[dict[str, Any]]:
     with zipfile.ZipFile(data_file(BYBIT_FILE)) as archive:
         (member,) = archive.namelist()
         return [json.loads(line) for line in archive.read(member).splitlines() if line.strip()]
+
+
+def test_replay_is_paced_by_the_recording_times_speed() -> None:
+    """Bybit lines carry no receive time: they are paced by their "ts" (4.8 s here), at 4x."""
+    lines = bybit_lines()
+    span = (lines[-1]["ts"] - lines[0]["ts"]) / 1000
+
+    async def scenario() -> tuple[float, float]:
+        async with SimServer(market("bybit"), speed=4) as server, aiohttp.ClientSession(timeout=TIMEOUT) as http:
+            async with http.ws_connect(server.ws_url) as ws:
+                await ws.send_str(json.dumps({"op": "subscribe", "args": ["orderbook.500.XRPUSDT"]}))
+                await ws.receive_str(timeout=10)
+                await ws.receive_str(timeout=10)
+                started = time.perf_counter()
+                await receive(ws, len(lines) // 2 - 1)
+                half = time.perf_counter() - started
+                await receive(ws, len(lines) - len(lines) // 2)
+                return half, time.perf_counter() - started
+
+    half, whole = run(scenario)
+    middle = (lines[len(lines) // 2]["ts"] - lines[0]["ts"]) / 1000
+    assert middle / 4 - 0.05 <= half <= middle / 4 + 0.5
+    assert span / 4 - 0.05 <= whole <= span / 4 + 0.5
 
 
 def test_bybit_subscribe_snapshot_deltas_and_rest() -> None:
