@@ -132,16 +132,12 @@ class Binance(Venue):
                 return [json.dumps({"error": {"code": 1, "msg": "Invalid value type: expected Array<String> for 'params'"},
                                     "id": request_id})]
             streams = [self.normalize(p) for p in params]
-            replies: list[str] = []
             if method == "SUBSCRIBE":
                 self.check_streams(streams)
-                new = [s for s in streams if s not in conn.subscriptions]
                 conn.subscribe(streams)
-                for stream in new:
-                    replies.extend(self.on_subscribed(conn, stream))
             else:
                 conn.unsubscribe(streams)
-            return [json.dumps({"result": None, "id": request_id})] + replies
+            return [json.dumps({"result": None, "id": request_id})]
         if method == "LIST_SUBSCRIPTIONS":
             return [json.dumps({"result": list(conn.subscriptions), "id": request_id})]
         if method in ("SET_PROPERTY", "GET_PROPERTY"):

@@ -58,12 +58,11 @@ class Bybit(Venue):
         if unknown:
             self.unknown_streams.update(unknown)
             return [self._reply(conn, op, False, f"error:handler not found,topic:{unknown[0]}", req_id)]
-        frames = [self._reply(conn, op, True, "", req_id)]
         for topic in args:
             if topic not in conn.subscriptions:
-                frames.extend(self.on_subscribed(conn, topic))
+                conn.pending.extend(self.on_subscribed(conn, topic))
         conn.subscribe(args)
-        return frames
+        return [self._reply(conn, op, True, "", req_id)]
 
     def on_subscribed(self, conn: Connection, stream: str) -> list[str]:
         """Bybit opens an order-book subscription with a snapshot: after the recorded one has gone

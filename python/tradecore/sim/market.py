@@ -251,6 +251,15 @@ def load(path: str | Path, venue: str | None = None) -> Market:
         lines.extend(chunk.data.splitlines())
     if venue is None:
         venue = detect_venue(lines[:200])
+    elif venue not in VENUES:
+        raise RecordingError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}")
+    else:
+        try:
+            detected = detect_venue(lines[:200])
+        except RecordingError:
+            detected = venue
+        if detected != venue:
+            raise RecordingError(f"{path}: the recording's messages are {detected}'s, not {venue}'s")
     if venue == "bybit":
         market = _load_bybit(lines)
     else:

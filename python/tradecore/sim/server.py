@@ -288,6 +288,8 @@ class SimServer(Clock):
                             events[stream] = found
                             kept[stream] = found.first_after(conn.point)
                 heads = kept
+            while conn.pending:
+                await ws.send_str(conn.pending.pop(0))
             best: str | None = None
             best_point = 0
             for stream, index in heads.items():

@@ -51,6 +51,9 @@ class Connection:
     point: int = -1
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     messages_sent: int = 0
+    #: Frames the replay sends before its next market message (a snapshot opening a
+    #: subscription), so they follow the subscribe reply and precede the stream.
+    pending: list[str] = field(default_factory=list)
 
     def subscribe(self, streams: list[str]) -> None:
         for stream in streams:
@@ -107,7 +110,8 @@ class Venue(ABC):
         return stream == self.market.depth_stream
 
     def on_subscribed(self, conn: Connection, stream: str) -> list[str]:
-        """Frames to send at once when a stream is subscribed mid-replay (none by default)."""
+        """Frames that open a subscription made mid-replay (none by default); the replay sends
+        them before the stream's next message."""
         return []
 
     @abstractmethod
