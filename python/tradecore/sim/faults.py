@@ -336,7 +336,11 @@ def malform(frame: str, variant: str) -> str:
     if variant == "text":
         return "<html><body><h1>502 Bad Gateway</h1></body></html>"
     if variant == "types":
-        message = json.loads(frame)
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            return frame  # already broken by another fault on the same message
+
         target = message.get("data", message) if isinstance(message, dict) else message
         if isinstance(target, dict):
             for key, value in list(target.items()):
