@@ -340,7 +340,6 @@ def malform(frame: str, variant: str) -> str:
             message = json.loads(frame)
         except ValueError:
             return frame  # already broken by another fault on the same message
-
         target = message.get("data", message) if isinstance(message, dict) else message
         if isinstance(target, dict):
             for key, value in list(target.items()):
