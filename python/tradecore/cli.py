@@ -309,6 +309,70 @@ def _write_repair(path: Path, table: pa.Table, report: validate.Report) -> dict[
     return {"path": str(target), **fixed.to_dict()}
 
 
+_FAULT_HELP = """\
+faults (--fault, repeatable), written KIND@N[xCOUNT][:ARG][:every]:
+  drop-connection@N     abort the connection right after market message N
+  drop@N[xK]            do not send messages N .. N+K-1
+  duplicate@N[xK]       send messages N .. N+K-1 twice
+  reorder@N             swap message N with message N+1
+  delay@N:SECONDS       hold message N (and everything after it) for SECONDS
+  gap@N[xK]             skip the first K depth diffs from message N on (a sequence gap)
+  malformed@N[:V]       replace message N by a broken frame; V = truncated (default),
+                        text (not JSON) or types (valid JSON, wrong field types)
+  rest-503@N[xK]        answer REST requests N .. N+K-1 with HTTP 503
+  rate-limit@W[:SEC]    W request weight per SEC-second window (default 60); then HTTP 429
+                        with Retry-After, and 418 with Retry-After if called during it
+N counts market messages per websocket connection (1-based), or REST requests over the server.
+A websocket fault fires on the first connection that reaches it; ':every' on every connection.
+
+example:
+  tradecore sim --recording usdm_btcusdt_20240808.gz --speed 10 --fault gap@1200 --fault rest-503@2
+"""
+
+
+def _fault(spec: str) -> str:
+    from tradecore.sim.faults import Fault, FaultSpecError
+
+    try:
+        return str(Fault.parse(spec))
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tradecore.sim import FaultPlan, SimServer, load
+
+    with err.status(f"loading {Path(args.recording).name}"):
+        market = load(args.recording, args.venue)
+    plan = FaultPlan(args.fault)
+    server = SimServer(market, speed=args.speed, clock=args.clock, history=args.history, faults=plan, port=args.port)
+
+    async def run() -> None:
+        async with server:
+            counts = ", ".join(f"{len(e.points):,} {name}" for name, e in market.streams.items())
+            out.print(f"[bold]{market.symbol}[/] on {market.venue} from {market.source}: {counts}")
+            out.print(f"websocket  {server.ws_url}")
+            if market.venue != "bybit":
+                out.print(f"           ws://{server.host}:{server.port}/ws/<stream>")
+            out.print(f"REST       {server.api_url}")
+            pace = "as fast as each client reads" if args.speed == 0 else f"{args.speed:g}x real time"
+            faults = f"; faults: {', '.join(args.fault)}" if args.fault else ""
+            out.print(f"replay     {pace}, clock per {args.clock}{faults}")
+            out.print("Ctrl-C stops the server")
+            sys.stdout.flush()
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    injected = ", ".join(f"{kind} {n}" for kind, n in sorted(plan.injected.items())) or "none"
+    out.print(f"stopped after {server.connections_opened} connection(s); faults injected: {injected}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tradecore", description="A crypto trading core: order books, candles and candlestick patterns from exchange data."
@@ -376,6 +440,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "conflicting and invalid bars dropped and listed with the gaps for fetching again")
     p.add_argument("--report", type=Path, help="write everything found as JSON to this file")
     p.set_defaults(run=cmd_validate)
+
+    p = commands.add_parser(
+        "sim",
+        help="run a local exchange that replays a recording over the venue's websocket and REST API",
+        description="Serves a recording on 127.0.0.1 as the venue would: Binance (spot /api/v3, USD-M "
+        "/fapi/v1, COIN-M /dapi/v1; websocket /stream?streams=... and /ws/<stream>) or Bybit v5 "
+        "(/v5/public/linear, /v5/market/...). Every websocket connection replays the recording from its "
+        "start; REST depth snapshots are consistent with what clients were sent. Runs until Ctrl-C.",
+        epilog=_FAULT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--recording", required=True, help="recording file ('<recv_ts_ns> <json>' lines or bare JSON)")
+    p.add_argument("--venue", choices=VENUES, help="default: what the recording's first messages say")
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default 0: any free port, printed)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="replay pace: 1 = real time, 10 = ten times faster, 0 = as fast as each client reads")
+    p.add_argument("--clock", choices=("connection", "shared"), default="connection",
+                   help="connection: each connection replays from the start (default); shared: one market "
+                   "clock from server start that connections join (needs --speed > 0)")
+    p.add_argument("--history", choices=("all", "clock"), default="all",
+                   help="klines/trades endpoints serve the whole recording (all) or only up to the clock")
+    p.add_argument("--fault", action="append", default=[], type=_fault, metavar="KIND@N[xK][:ARG]",
+                   help="inject a fault (repeatable; syntax below)")
+    p.set_defaults(run=cmd_sim)
     return parser
 
 
