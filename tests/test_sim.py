@@ -8,7 +8,6 @@ import asyncio
 import gzip
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -692,11 +691,9 @@ def test_cli_sim_help_documents_the_fault_syntax(capsys: pytest.CaptureFixture[s
 
 def test_cli_sim_serves_a_client_until_interrupted() -> None:
     path = data_file(f"binance/{SPOT}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "python"),
-                                                                     os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "-m", "tradecore.cli", "sim", "--recording", str(path), "--speed", "0", "--fault", "drop@1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert process.stdout is not None
