@@ -626,47 +626,48 @@ impl Rule for SeparatingLines {
     }
 }
 
-/// Writes the Hikkake codes of positions `from..to` to `out` (shared by both Hikkakes).
-/// `setup.at(b, j)` tells whether a bullish and whether a bearish setup breaks out at `j`; setups
-/// before bar `start` (three before the lookback: TA-Lib starts tracking setups there, so setups
-/// found in those bars can still be confirmed on the first scored ones) do not count.
-///
-/// TA-Lib keeps the latest setup as state; the code is decided by the bars alone all the same, as
-/// a hikkake lives three bars: a new setup at `i` scores ±100; otherwise the latest setup of the
-/// three bars before, if any, is confirmed (±200) by a close at `i` beyond its inside bar, unless
-/// an earlier close since the setup already went beyond it (a setup is confirmed only once). So
-/// the scan is branch-free and carries nothing from bar to bar (it vectorizes), which also keeps
-/// blocks and streaming alike.
-#[inline(always)]
-fn hikkake_scan(b: &Bars, from: usize, to: usize, out: &mut [i32], start: i64, setup: &impl Setup) {
-    // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
-    assert!(HISTORY <= from && to <= W && out.len() == to - from);
-    // Per position, the level a close must pass to confirm the setup found there: the inside bar's
-    // high for a bullish one, its low for a bearish one, ±infinity (never passed: prices are
-    // finite) where there is none. Every test below is then a comparison of two f64 columns.
-    let (mut above, mut below) = ([f64::INFINITY; W], [f64::NEG_INFINITY; W]);
-    let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(from - 3).min(to);
-    for j in first..to {
-        let (bullish, bearish) = setup.at(b, j);
-        above[j] = if bullish { b.high[j - 1] } else { f64::INFINITY };
-        below[j] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
-    }
-    let up = |u: usize, j: usize| b.close[u] > above[j];
-    let down = |u: usize, j: usize| b.close[u] < below[j];
-    let none = |j: usize| (above[j] == f64::INFINITY) & (below[j] == f64::NEG_INFINITY);
-    for (i, code) in (from..to).zip(out.iter_mut()) {
-        // The setup at i − 2 is the latest if none came at i − 1; the one at i − 3 if neither.
-        let (latest2, latest3) = (none(i - 1), none(i - 1) & none(i - 2));
-        let bullish = up(i, i - 1)
-            | (latest2 & up(i, i - 2) & !up(i - 1, i - 2))
-            | (latest3 & up(i, i - 3) & !up(i - 1, i - 3) & !up(i - 2, i - 3));
-        let bearish = down(i, i - 1)
-            | (latest2 & down(i, i - 2) & !down(i - 1, i - 2))
-            | (latest3 & down(i, i - 3) & !down(i - 1, i - 3) & !down(i - 2, i - 3));
-        let (new_bullish, new_bearish) = (above[i] < f64::INFINITY, below[i] > f64::NEG_INFINITY);
-        let quiet = !(new_bullish | new_bearish);
-        *code = 100 * (i32::from(new_bullish) - i32::from(new_bearish))
-            + 200 * (i32::from(quiet & bullish) - i32::from(quiet & bearish));
+dispatch! {
+    /// Writes the Hikkake codes of positions `from..to` to `out` (shared by both Hikkakes).
+    /// `setup.at(b, j)` tells whether a bullish and whether a bearish setup breaks out at `j`; setups
+    /// before bar `start` (three before the lookback: TA-Lib starts tracking setups there, so setups
+    /// found in those bars can still be confirmed on the first scored ones) do not count.
+    ///
+    /// TA-Lib keeps the latest setup as state; the code is decided by the bars alone all the same, as
+    /// a hikkake lives three bars: a new setup at `i` scores ±100; otherwise the latest setup of the
+    /// three bars before, if any, is confirmed (±200) by a close at `i` beyond its inside bar, unless
+    /// an earlier close since the setup already went beyond it (a setup is confirmed only once). So
+    /// the scan is branch-free and carries nothing from bar to bar (it vectorizes), which also keeps
+    /// blocks and streaming alike.
+    fn hikkake_scan<S: Setup>(setup: &S, b: &Bars, from: usize, to: usize, out: &mut [i32], start: i64) {
+        // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
+        assert!(HISTORY <= from && to <= W && out.len() == to - from);
+        // Per position, the level a close must pass to confirm the setup found there: the inside bar's
+        // high for a bullish one, its low for a bearish one, ±infinity (never passed: prices are
+        // finite) where there is none. Every test below is then a comparison of two f64 columns.
+        let (mut above, mut below) = ([f64::INFINITY; W], [f64::NEG_INFINITY; W]);
+        let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(from - 3).min(to);
+        for j in first..to {
+            let (bullish, bearish) = setup.at(b, j);
+            above[j] = if bullish { b.high[j - 1] } else { f64::INFINITY };
+            below[j] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
+        }
+        let up = |u: usize, j: usize| b.close[u] > above[j];
+        let down = |u: usize, j: usize| b.close[u] < below[j];
+        let none = |j: usize| (above[j] == f64::INFINITY) & (below[j] == f64::NEG_INFINITY);
+        for (i, code) in (from..to).zip(out.iter_mut()) {
+            // The setup at i − 2 is the latest if none came at i − 1; the one at i − 3 if neither.
+            let (latest2, latest3) = (none(i - 1), none(i - 1) & none(i - 2));
+            let bullish = up(i, i - 1)
+                | (latest2 & up(i, i - 2) & !up(i - 1, i - 2))
+                | (latest3 & up(i, i - 3) & !up(i - 1, i - 3) & !up(i - 2, i - 3));
+            let bearish = down(i, i - 1)
+                | (latest2 & down(i, i - 2) & !down(i - 1, i - 2))
+                | (latest3 & down(i, i - 3) & !down(i - 1, i - 3) & !down(i - 2, i - 3));
+            let (new_bullish, new_bearish) = (above[i] < f64::INFINITY, below[i] > f64::NEG_INFINITY);
+            let quiet = !(new_bullish | new_bearish);
+            *code = 100 * (i32::from(new_bullish) - i32::from(new_bearish))
+                + 200 * (i32::from(quiet & bullish) - i32::from(quiet & bearish));
+        }
     }
 }
 
@@ -726,7 +727,12 @@ impl Setup for Hikkake {
 impl Setup for HikkakeMod {
     #[inline(always)]
     fn at(&self, b: &Bars, i: usize) -> (bool, bool) {
-        self.breakout(b, i)
+        let nested = inside(b, i - 1, i - 2) & inside(b, i - 2, i - 3);
+        let (first, near) = (i - 2, b.avg(self.near, i - 2));
+        let (down, up) = breaks(b, i);
+        let bullish = nested & down & (b.close[first] <= b.low[first] + near);
+        let bearish = nested & up & (b.close[first] >= b.high[first] - near);
+        (bullish, bearish)
     }
 }
 
@@ -750,7 +756,7 @@ impl Pattern for Hikkake {
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        scan_hikkake(self, b, from, to, out);
+        hikkake_scan(self, b, from, to, out, 5 - 3);
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
@@ -777,46 +783,21 @@ fn build_hikkake_mod(averages: &mut Averages, settings: &Settings) -> Box<dyn Pa
     Box::new(HikkakeMod { near, lookback })
 }
 
-impl HikkakeMod {
-    /// Whether a bullish and whether a bearish setup breaks out at `i`.
-    #[inline(always)]
-    fn breakout(&self, b: &Bars, i: usize) -> (bool, bool) {
-        let nested = inside(b, i - 1, i - 2) & inside(b, i - 2, i - 3);
-        let (first, near) = (i - 2, b.avg(self.near, i - 2));
-        let (down, up) = breaks(b, i);
-        let bullish = nested & down & (b.close[first] <= b.low[first] + near);
-        let bearish = nested & up & (b.close[first] >= b.high[first] - near);
-        (bullish, bearish)
-    }
-}
-
 impl Pattern for HikkakeMod {
     fn lookback(&self) -> usize {
         self.lookback
     }
 
     fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        scan_hikkake_mod(self, b, from, to, out);
+        hikkake_scan(self, b, from, to, out, self.lookback as i64 - 3);
     }
 
     fn quality(&self, b: &Bars, i: usize) -> f64 {
-        hikkake_quality(b, i, |j| direction(self.breakout(b, j)))
+        hikkake_quality(b, i, |j| direction(self.at(b, j)))
     }
 
     fn candles(&self) -> usize {
         4
-    }
-}
-
-dispatch! {
-    fn scan_hikkake(pattern: &Hikkake, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, 5 - 3, pattern);
-    }
-}
-
-dispatch! {
-    fn scan_hikkake_mod(pattern: &HikkakeMod, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
-        hikkake_scan(b, from, to, out, pattern.lookback as i64 - 3, pattern);
     }
 }
 
