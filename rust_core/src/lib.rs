@@ -5,6 +5,7 @@ pub mod book;
 pub mod candles;
 pub mod decimal;
 pub mod error;
+pub mod feed;
 pub mod json;
 pub mod patterns;
 pub mod recording;

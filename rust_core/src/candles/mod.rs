@@ -23,6 +23,7 @@ mod validate;
 pub use aggregator::{Aggregator, Late, Options};
 pub use bar::{Bar, BarColumns};
 pub use timeframe::{Timeframe, base_of};
+pub(crate) use validate::check_trade;
 pub use validate::{MAX_TS_MS, validate};
 
 #[cfg(test)]

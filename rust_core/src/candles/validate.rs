@@ -11,7 +11,7 @@ use crate::venues::Trade;
 /// is one OR per value.
 pub const MAX_TS_MS: i64 = 1 << 43;
 
-pub(super) fn check_trade(t: &Trade) -> Result<(), String> {
+pub(crate) fn check_trade(t: &Trade) -> Result<(), String> {
     if !(0..MAX_TS_MS).contains(&t.ts_ms) {
         return Err(format!("timestamp {} is not milliseconds from 1970 to 2248", t.ts_ms));
     }

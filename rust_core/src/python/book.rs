@@ -56,6 +56,17 @@ fn parse_side(side: &str) -> Result<Side> {
     }
 }
 
+impl PyOrderBook {
+    /// Wraps a book (a feed hands out copies of its books this way).
+    pub(crate) fn from_book(inner: OrderBook) -> Self {
+        Self { inner }
+    }
+}
+
+pub(crate) fn status_name(py: Python<'_>, status: Status) -> Bound<'_, PyString> {
+    status_str(py, status).clone()
+}
+
 #[pymethods]
 impl PyOrderBook {
     #[new]

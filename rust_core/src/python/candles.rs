@@ -41,7 +41,7 @@ impl PyCandle {
     }
 }
 
-fn candles_of(closed: Vec<(Timeframe, BarColumns)>) -> Vec<PyCandle> {
+pub(crate) fn candles_of(closed: Vec<(Timeframe, BarColumns)>) -> Vec<PyCandle> {
     let mut out = vec![];
     for (tf, bars) in closed {
         let label = tf.to_string();

@@ -4,6 +4,7 @@
 mod book;
 mod candles;
 mod errors;
+mod feed;
 mod indicators;
 mod patterns;
 
@@ -19,6 +20,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<candles::PyCandle>()?;
     m.add_class::<candles::PyCandleAggregator>()?;
     m.add_function(wrap_pyfunction!(candles::read_trades, m)?)?;
+    m.add_class::<feed::PyFeed>()?;
     m.add_class::<patterns::PyPatternEngine>()?;
     m.add_function(wrap_pyfunction!(patterns::detect, m)?)?;
     m.add_function(wrap_pyfunction!(patterns::pattern_catalog, m)?)?;

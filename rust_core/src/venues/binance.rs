@@ -5,7 +5,7 @@
 //! - spot diffs have no `pu`; futures diffs chain by `pu` (the previous diff's `u`);
 //! - COIN-M diffs carry the pair in `ps` and COIN-M snapshots carry `symbol` and `pair`.
 
-use super::{Depth, DepthHeader, DepthKind, Levels, Trade, Venue, read_levels};
+use super::{Depth, DepthHeader, DepthKind, Levels, Ticker, Trade, TradeEvent, Venue, read_levels};
 use crate::error::{Error, Result};
 use crate::json::Cursor;
 
@@ -232,11 +232,12 @@ struct TradeFields<'a> {
     price: At,
     qty: At,
     buyer_maker: At,
+    id: At,
     kind: Option<&'a [u8]>,
 }
 
 /// The trades of a Binance message; `None` when it is a Bybit message (it has a `topic`).
-pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) -> Result<Option<usize>> {
+pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(TradeEvent<'_>)) -> Result<Option<usize>> {
     let mut f = TradeFields::default();
     let mut bybit = false;
     let env = walk(raw, |c, key| {
@@ -258,6 +259,7 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
             b"p" => f.price = at,
             b"q" => f.qty = at,
             b"m" => f.buyer_maker = at,
+            b"t" | b"a" => f.id = at,
             b"topic" | b"retCode" | b"op" => bybit = true,
             _ => {}
         }
@@ -267,9 +269,6 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
         return Ok(None);
     }
     if !matches!(f.event, Some(b"trade" | b"aggTrade")) {
-        return Ok(Some(0));
-    }
-    if f.kind.is_some_and(|k| k != b"MARKET") {
         return Ok(Some(0));
     }
     let end = env.event_end;
@@ -282,9 +281,73 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
     if price <= 0.0 {
         return Err(Error::invalid("p", f.price.unwrap_or(0), "price must be positive"));
     }
+    let id = match f.id {
+        Some(at) => Some(u64_at(raw, at, if f.event == Some(b"trade") { "t" } else { "a" })?),
+        None => None,
+    };
     // Binance's `m` says the buyer was the maker, i.e. the aggressor sold.
-    on_trade(symbol, Trade { ts_ms, price, qty, taker_buy: !buyer_maker });
+    let trade = Trade { ts_ms, price, qty, taker_buy: !buyer_maker };
+    on_trade(TradeEvent { symbol, id, trade, on_tape: f.kind.is_none_or(|k| k == b"MARKET") });
     Ok(Some(1))
+}
+
+/// A `bookTicker` event: the exchange's own best bid and ask after update `u`.
+pub(super) fn parse_ticker(raw: &[u8]) -> Result<Ticker> {
+    let (mut id, mut bid, mut ask, mut time) = (None, None, None, None);
+    let env = walk(raw, |c, key| {
+        match key {
+            b"u" => id = Some(c.u64("u")?),
+            b"b" => bid = Some(c.decimal(|| "b".to_owned())?),
+            b"a" => ask = Some(c.decimal(|| "a".to_owned())?),
+            b"E" => time = Some(c.i64("E")?),
+            _ => c.skip_value()?,
+        }
+        Ok(())
+    })?;
+    let missing = |field| Error::MissingField { field, offset: env.event_end };
+    Ok(Ticker {
+        update_id: id.ok_or(missing("u"))?,
+        bid: bid.ok_or(missing("b"))?,
+        ask: ask.ok_or(missing("a"))?,
+        event_time_ms: time,
+    })
+}
+
+/// The REST trade list (`/api/v3/historicalTrades`, `/fapi/v1/historicalTrades`, ...):
+/// `[{"id":..,"price":"..","qty":"..","time":..,"isBuyerMaker":..}, ...]`, each with its id.
+pub(super) fn parse_rest_trades(raw: &[u8], on_trade: &mut impl FnMut(u64, Trade)) -> Result<usize> {
+    let mut c = Cursor::new(raw);
+    let mut count = 0;
+    c.array(|c, i| {
+        let (mut id, mut ts, mut price, mut qty, mut buyer_maker) = (None, None, None, None, None);
+        let end = c.object(|c, key| {
+            match key {
+                b"id" => id = Some(c.u64("id")?),
+                b"time" => ts = Some(c.i64("time")?),
+                b"price" => price = Some((c.pos(), c.float("price")?)),
+                b"qty" => qty = Some(c.float("qty")?),
+                b"isBuyerMaker" => buyer_maker = Some(c.bool()?),
+                _ => c.skip_value()?,
+            }
+            Ok(())
+        })?;
+        let missing = |field| Error::MissingField { field, offset: end };
+        let (at, price) = price.ok_or(missing("price"))?;
+        if price <= 0.0 {
+            return Err(Error::invalid(format!("[{i}].price"), at, "price must be positive"));
+        }
+        let trade = Trade {
+            ts_ms: ts.ok_or(missing("time"))?,
+            price,
+            qty: qty.ok_or(missing("qty"))?,
+            taker_buy: !buyer_maker.ok_or(missing("isBuyerMaker"))?,
+        };
+        on_trade(id.ok_or(missing("id"))?, trade);
+        count += 1;
+        Ok(())
+    })?;
+    c.finish()?;
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -395,12 +458,14 @@ mod tests {
     fn trades_and_agg_trades() {
         let mut got = vec![];
         let raw = br#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1723161256322,"s":"BTCUSDT","t":5,"p":"61800.30","q":"0.006","X":"MARKET","m":true}}"#;
-        assert_eq!(parse_trades(raw, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), Some(1));
+        assert_eq!(parse_trades(raw, &mut |e: TradeEvent| got.push((e.symbol.to_vec(), e.trade))).unwrap(), Some(1));
         let agg = br#"{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1.5","q":"2","f":1,"l":2,"T":7,"m":false}"#;
-        assert_eq!(parse_trades(agg, &mut |s: &[u8], t| got.push((s.to_vec(), t))).unwrap(), Some(1));
+        assert_eq!(parse_trades(agg, &mut |e: TradeEvent| got.push((e.symbol.to_vec(), e.trade))).unwrap(), Some(1));
         let insurance =
             br#"{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","X":"INSURANCE_FUND","m":true}"#;
-        assert_eq!(parse_trades(insurance, &mut |_: &[u8], _| {}).unwrap(), Some(0));
+        let mut off_tape = None;
+        assert_eq!(parse_trades(insurance, &mut |e: TradeEvent| off_tape = Some((e.id, e.on_tape))).unwrap(), Some(1));
+        assert_eq!(off_tape, Some((Some(5), false)));
         assert_eq!(got[0].1, Trade { ts_ms: 1_723_161_256_322, price: 61800.3, qty: 0.006, taker_buy: false });
         assert_eq!(got[1].1, Trade { ts_ms: 7, price: 1.5, qty: 2.0, taker_buy: true });
     }

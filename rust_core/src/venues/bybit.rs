@@ -5,7 +5,7 @@
 //! REST:   `{"retCode":0,"retMsg":"OK","result":{"s":..,"b":[..],"a":[..],"ts":..,"u":..},"time":..}`.
 //! Bybit documents that a message with `u == 1` is a fresh snapshot after a service restart.
 
-use super::{Depth, DepthHeader, DepthKind, Levels, Trade, read_levels};
+use super::{Depth, DepthHeader, DepthKind, Levels, Trade, TradeEvent, read_levels};
 use crate::error::{Error, Result};
 use crate::json::Cursor;
 
@@ -162,7 +162,7 @@ pub(super) fn depth_symbol(raw: &[u8]) -> Result<Option<String>> {
     Ok(found.map(|s| String::from_utf8_lossy(s).to_ascii_uppercase()))
 }
 
-pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) -> Result<usize> {
+pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(TradeEvent<'_>)) -> Result<usize> {
     let mut c = Cursor::new(raw);
     let mut topic: Option<&[u8]> = None;
     let mut data_at: At = None;
@@ -216,7 +216,8 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(&[u8], Trade)) 
         if trade.price <= 0.0 {
             return Err(Error::invalid(format!("data[{i}].p"), start, "price must be positive"));
         }
-        on_trade(symbol.ok_or(missing("s"))?, trade);
+        // Bybit's trade ids (`i`) are UUIDs: no sequence to check.
+        on_trade(TradeEvent { symbol: symbol.ok_or(missing("s"))?, id: None, trade, on_tape: true });
         count += 1;
         Ok(())
     })?;
@@ -291,7 +292,7 @@ mod tests {
     fn public_trades() {
         let raw = br#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950","BT":false},{"T":1672304486866,"s":"BTCUSDT","S":"Sell","v":"2","p":"16578.00","i":"x","BT":false}]}"#;
         let mut got = vec![];
-        assert_eq!(parse_trades(raw, &mut |_: &[u8], t| got.push(t)).unwrap(), 2);
+        assert_eq!(parse_trades(raw, &mut |e: TradeEvent| got.push(e.trade)).unwrap(), 2);
         assert_eq!(got[0], Trade { ts_ms: 1_672_304_486_865, price: 16578.5, qty: 0.001, taker_buy: true });
         assert!(!got[1].taker_buy);
     }

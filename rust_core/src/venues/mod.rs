@@ -145,19 +145,139 @@ pub struct Trade {
     pub taker_buy: bool,
 }
 
+/// One trade as a message carries it.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct TradeEvent<'a> {
+    pub symbol: &'a [u8],
+    /// Binance's trade id (`t`, or `a` for an aggTrade): consecutive per symbol, so a missing or
+    /// repeated trade shows. Bybit's ids are UUIDs: `None`.
+    pub id: Option<u64>,
+    pub trade: Trade,
+    /// False for Binance futures fills that are not market trades (`"X"` other than `"MARKET"`,
+    /// e.g. insurance-fund or ADL fills): they take an id but are not part of the public tape
+    /// that exchange klines are built from.
+    pub on_tape: bool,
+}
+
 /// Parses the trades in one raw message: Binance `trade` / `aggTrade` events (bare or in the
 /// combined-stream wrapper) or a Bybit v5 `publicTrade` message. Other messages yield nothing.
-/// `on_trade` receives the symbol and the trade. Returns the number of trades found.
-///
-/// Binance futures trades that are not market trades (`"X"` other than `"MARKET"`, e.g.
-/// insurance-fund or ADL fills) are skipped: they are not part of the public tape that
-/// exchange klines are built from.
-pub fn parse_trades(raw: &[u8], mut on_trade: impl FnMut(&[u8], Trade)) -> Result<usize> {
+/// Returns the number of trades found.
+pub fn parse_trade_events(raw: &[u8], mut on_trade: impl FnMut(TradeEvent<'_>)) -> Result<usize> {
     // One walk for Binance messages; it notices a Bybit message by its `topic` and hands over.
     match binance::parse_trades(raw, &mut on_trade)? {
         Some(count) => Ok(count),
         None => bybit::parse_trades(raw, &mut on_trade),
     }
+}
+
+/// The trades on the public tape in one raw message (see `parse_trade_events`): `on_trade`
+/// receives the symbol and the trade. Returns how many there were.
+pub fn parse_trades(raw: &[u8], mut on_trade: impl FnMut(&[u8], Trade)) -> Result<usize> {
+    let mut count = 0;
+    parse_trade_events(raw, |e| {
+        if e.on_tape {
+            count += 1;
+            on_trade(e.symbol, e.trade);
+        }
+    })?;
+    Ok(count)
+}
+
+/// A Binance REST trade list (`historicalTrades`), each trade with its id.
+pub fn parse_rest_trades(raw: &[u8], mut on_trade: impl FnMut(u64, Trade)) -> Result<usize> {
+    binance::parse_rest_trades(raw, &mut on_trade)
+}
+
+/// The exchange's own best bid and ask after update `update_id` (a Binance `bookTicker`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ticker {
+    pub update_id: u64,
+    pub bid: Fixed,
+    pub ask: Fixed,
+    pub event_time_ms: Option<i64>,
+}
+
+pub fn parse_ticker(raw: &[u8]) -> Result<Ticker> {
+    binance::parse_ticker(raw)
+}
+
+/// What a stream carries, told by its name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Depth,
+    Trade,
+    AggTrade,
+    Ticker,
+    Kline,
+    Other,
+}
+
+/// The stream a message belongs to: its kind and its symbol as the name spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Stream<'a> {
+    pub kind: StreamKind,
+    pub symbol: &'a [u8],
+}
+
+/// The stream of a message, from the Binance combined-stream name (`"stream":"btcusdt@trade"`)
+/// or the Bybit topic (`"topic":"publicTrade.BTCUSDT"`); `None` for messages outside any stream
+/// (subscription replies, pongs, REST bodies). Only the name is read when it leads the message,
+/// as both venues send it; the caller's parser validates the rest.
+pub fn stream_of(venue: Venue, raw: &[u8]) -> Result<Option<Stream<'_>>> {
+    let key: &[u8] = if venue == Venue::Bybit { b"topic" } else { b"stream" };
+    let name = match leading_string(raw, key) {
+        Some(name) => Some(name),
+        None => {
+            let mut found = None;
+            let mut c = Cursor::new(raw);
+            c.object(|c, k| {
+                if k == key && c.peek() == Some(b'"') {
+                    found = Some(c.string()?);
+                    Ok(())
+                } else {
+                    c.skip_value()
+                }
+            })?;
+            c.finish()?;
+            found
+        }
+    };
+    Ok(name.map(|name| if venue == Venue::Bybit { bybit_stream(name) } else { binance_stream(name) }))
+}
+
+/// `{"<key>":"<value>"` at the very start of `raw`: the value, if it has no escapes.
+fn leading_string<'a>(raw: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let rest = raw.strip_prefix(b"{\"")?.strip_prefix(key)?.strip_prefix(b"\":\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then(|| &rest[..end])
+}
+
+/// `btcusdt@depth@100ms`, `btcusdt@trade`, `btcusdt@kline_1m`, ... (`@depth5` is partial depth).
+fn binance_stream(name: &[u8]) -> Stream<'_> {
+    let at = memchr::memchr(b'@', name).unwrap_or(name.len());
+    let (symbol, rest) = (&name[..at], name.get(at + 1..).unwrap_or_default());
+    let kind = match rest {
+        b"depth" => StreamKind::Depth,
+        _ if rest.starts_with(b"depth@") => StreamKind::Depth,
+        b"trade" => StreamKind::Trade,
+        b"aggTrade" => StreamKind::AggTrade,
+        b"bookTicker" => StreamKind::Ticker,
+        _ if rest.starts_with(b"kline_") => StreamKind::Kline,
+        _ => StreamKind::Other,
+    };
+    Stream { kind, symbol }
+}
+
+/// `orderbook.50.XRPUSDT`, `publicTrade.XRPUSDT`, `kline.1.XRPUSDT`, ...
+fn bybit_stream(name: &[u8]) -> Stream<'_> {
+    let dot = memchr::memrchr(b'.', name).map_or(0, |i| i + 1);
+    let kind = match name.split(|&b| b == b'.').next() {
+        Some(b"orderbook") => StreamKind::Depth,
+        Some(b"publicTrade") => StreamKind::Trade,
+        Some(b"kline") => StreamKind::Kline,
+        _ => StreamKind::Other,
+    };
+    Stream { kind, symbol: &name[dot..] }
 }
 
 /// Reads a `[[price, qty], ...]` array into `out`. `side` names the field in errors.

@@ -1,0 +1,195 @@
+use super::*;
+use rstest::rstest;
+
+const SNAPSHOT: &str =
+    r#"{"lastUpdateId":100,"E":1,"T":1,"bids":[["99.0","1"],["98.0","2"]],"asks":[["101.0","1"],["102.0","2"]]}"#;
+
+fn diff(first: u64, last: u64, prev: u64, bid: &str, time_ms: i64) -> String {
+    format!(
+        r#"{{"stream":"btcusdt@depth@0ms","data":{{"e":"depthUpdate","E":{time_ms},"T":{time_ms},"s":"BTCUSDT","U":{first},"u":{last},"pu":{prev},"b":[["{bid}","3"]],"a":[]}}}}"#
+    )
+}
+
+fn trade(id: u64, time_ms: i64, price: f64) -> String {
+    format!(
+        r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":{time_ms},"T":{time_ms},"s":"BTCUSDT","t":{id},"p":"{price}","q":"1","X":"MARKET","m":false}}}}"#
+    )
+}
+
+fn rest_trades(trades: &[(u64, i64, f64)]) -> String {
+    let items: Vec<String> = trades
+        .iter()
+        .map(|(id, t, p)| {
+            format!(r#"{{"id":{id},"price":"{p}","qty":"1","quoteQty":"1","time":{t},"isBuyerMaker":false}}"#)
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+fn feed() -> Feed {
+    let options = Options { timeframes: vec!["1m".parse().unwrap()], close_delay_ms: 1_000 };
+    Feed::new(Venue::BinanceUsdm, &["BTCUSDT"], options).unwrap()
+}
+
+fn kind(f: u32) -> u32 {
+    f & flags::KIND
+}
+
+#[test]
+fn frames_are_routed_by_stream_name() {
+    let mut feed = feed();
+    assert_eq!(feed.on_frame(br#"{"result":null,"id":1}"#, 0).unwrap(), flags::CONTROL);
+    let f = feed.on_frame(diff(90, 101, 89, "99.5", 1).as_bytes(), 0).unwrap();
+    assert_eq!(kind(f), flags::DEPTH);
+    assert_ne!(f & flags::RESYNC, 0, "no snapshot yet");
+    assert_eq!(feed.apply_snapshot("btcusdt", SNAPSHOT.as_bytes(), 0).unwrap(), Status::Snapshot);
+    assert!(feed.market("BTCUSDT").unwrap().book.synced());
+    let f = feed.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    assert_eq!(f, flags::TRADE);
+    let kline = br#"{"stream":"btcusdt@kline_1m","data":{"e":"kline"}}"#;
+    assert_eq!(feed.on_frame(kline, 0).unwrap(), flags::OTHER);
+    let other = br#"{"stream":"ethusdt@trade","data":{"e":"trade"}}"#;
+    assert_eq!(feed.on_frame(other, 0).unwrap(), flags::UNKNOWN_SYMBOL);
+    let s = feed.stats();
+    assert_eq!((s.frames, s.control, s.other, s.unknown_symbol, s.snapshots, s.malformed), (5, 1, 1, 1, 1, 0));
+}
+
+#[rstest]
+#[case::truncated(r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1"#)]
+#[case::html("<html><body>502</body></html>")]
+#[case::types(r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":"x","T":1,"s":"BTCUSDT","U":"a","u":102,"pu":101,"b":"no","a":[]}}"#)]
+#[case::bad_trade(
+    r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":"x","p":"1","q":"1","m":false}}"#
+)]
+#[case::negative_qty(
+    r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":9,"p":"1","q":"-1","m":false}}"#
+)]
+#[case::wrong_symbol(
+    r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":9,"p":"1","q":"1","m":false}}"#
+)]
+#[case::ticker(r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":"x","b":"1","a":"2"}}"#)]
+#[case::kline(r#"{"stream":"btcusdt@kline_1m","data":{"e":"kl"#)]
+fn a_malformed_frame_is_an_error_and_changes_nothing(#[case] raw: &str) {
+    let mut feed = feed();
+    feed.apply_snapshot("BTCUSDT", SNAPSHOT.as_bytes(), 0).unwrap();
+    feed.on_frame(diff(100, 101, 99, "99.5", 1).as_bytes(), 0).unwrap();
+    feed.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    let before = feed.market("BTCUSDT").unwrap().clone();
+    assert!(feed.on_frame(raw.as_bytes(), 0).is_err());
+    let after = feed.market("BTCUSDT").unwrap();
+    assert_eq!(after.book.last_update_id(), before.book.last_update_id());
+    assert_eq!(after.book.best_bid().unwrap(), before.book.best_bid().unwrap());
+    assert_eq!(after.candles.trade_count(), before.candles.trade_count());
+    assert_eq!(after.gate.next_id(), before.gate.next_id());
+    assert_eq!(feed.stats().malformed, 1);
+    // The feed goes on.
+    assert_eq!(kind(feed.on_frame(diff(102, 102, 101, "99.6", 2).as_bytes(), 0).unwrap()), flags::DEPTH);
+    assert!(feed.market("BTCUSDT").unwrap().book.synced());
+}
+
+#[test]
+fn a_gap_asks_for_a_snapshot_and_one_resyncs() {
+    let mut feed = feed();
+    feed.apply_snapshot("BTCUSDT", SNAPSHOT.as_bytes(), 0).unwrap();
+    assert_eq!(feed.on_frame(diff(95, 105, 94, "99.5", 1).as_bytes(), 0).unwrap() & flags::RESYNC, 0);
+    let f = feed.on_frame(diff(110, 112, 109, "99.7", 2).as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::RESYNC, 0);
+    let snapshot = SNAPSHOT.replace("100", "111");
+    assert_eq!(feed.apply_snapshot("BTCUSDT", snapshot.as_bytes(), 0).unwrap(), Status::Snapshot);
+    let m = feed.market("BTCUSDT").unwrap();
+    assert!(m.book.synced());
+    assert_eq!(m.book.last_update_id(), Some(112), "the buffered diff bridged the snapshot");
+    assert_eq!(feed.stats().snapshots, 2);
+}
+
+fn trades_closed(feed: &mut Feed) -> Vec<(i64, f64, f64)> {
+    let mut out = vec![];
+    for (_, _, bars) in feed.take_closed() {
+        for k in 0..bars.open_time_ms.len() {
+            out.push((bars.open_time_ms[k], bars.open[k], bars.volume[k]));
+        }
+    }
+    out
+}
+
+#[test]
+fn missing_trades_are_held_until_rest_fills_them() {
+    let mut feed = feed();
+    feed.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    feed.on_frame(trade(2, 2_000, 101.0).as_bytes(), 0).unwrap();
+    // Trades 3 and 4 are lost on the wire; 5 is in the next minute.
+    let f = feed.on_frame(trade(5, 61_000, 104.0).as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::TRADE_HOLE, 0);
+    assert_eq!(f & flags::CANDLES, 0, "the minute must not close without trades 3 and 4");
+    assert_eq!(feed.market("BTCUSDT").unwrap().gate.hole(), Some((3, 4)));
+    let rest = rest_trades(&[(3, 30_000, 102.0), (4, 59_000, 103.0), (5, 61_000, 104.0)]);
+    assert!(feed.fill_trades("BTCUSDT", rest.as_bytes()).unwrap());
+    assert_eq!(trades_closed(&mut feed), vec![(0, 100.0, 4.0)]);
+    let stats = feed.market("BTCUSDT").unwrap().gate.stats();
+    assert_eq!((stats.backfilled, stats.holes, stats.lost), (2, 1, 0));
+}
+
+#[test]
+fn bars_close_by_the_exchange_clock_unless_trades_may_be_missing() {
+    let mut feed = feed();
+    feed.apply_snapshot("BTCUSDT", SNAPSHOT.as_bytes(), 0).unwrap();
+    feed.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    // 60.5 s: within the close delay, the bar stays open.
+    let f = feed.on_frame(diff(100, 101, 99, "99.1", 60_500).as_bytes(), 0).unwrap();
+    assert_eq!(f & flags::CANDLES, 0);
+    feed.connection_lost();
+    let f = feed.on_frame(diff(102, 102, 101, "99.2", 70_000).as_bytes(), 0).unwrap();
+    assert_eq!(f & flags::CANDLES, 0, "after a reconnect, the next trade decides");
+    let f = feed.on_frame(trade(2, 65_000, 101.0).as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::CANDLES, 0);
+    assert_eq!(trades_closed(&mut feed), vec![(0, 100.0, 1.0)]);
+    feed.on_frame(diff(103, 103, 102, "99.3", 121_000).as_bytes(), 0).unwrap();
+    assert_eq!(trades_closed(&mut feed), vec![(60_000, 101.0, 1.0)], "closed by the clock");
+}
+
+#[test]
+fn tickers_are_checked_against_the_book_at_the_same_update_id() {
+    let mut feed = feed();
+    feed.apply_snapshot("BTCUSDT", SNAPSHOT.as_bytes(), 0).unwrap();
+    feed.on_frame(diff(100, 101, 99, "99.5", 1).as_bytes(), 0).unwrap();
+    let ticker = |u: u64, bid: &str| {
+        format!(
+            r#"{{"stream":"btcusdt@bookTicker","data":{{"e":"bookTicker","u":{u},"s":"BTCUSDT","b":"{bid}","B":"3","a":"101.00","A":"1","T":1,"E":1}}}}"#
+        )
+    };
+    assert_eq!(feed.on_frame(ticker(101, "99.50").as_bytes(), 0).unwrap(), flags::TICKER);
+    let f = feed.on_frame(ticker(101, "99.4").as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::TICKER_MISMATCH, 0);
+    // A ticker ahead of the book waits for the diff with its id.
+    assert_eq!(feed.on_frame(ticker(102, "99.60").as_bytes(), 0).unwrap(), flags::TICKER);
+    assert_eq!(feed.on_frame(ticker(103, "99.00").as_bytes(), 0).unwrap(), flags::TICKER);
+    assert_eq!(feed.on_frame(diff(102, 102, 101, "99.6", 2).as_bytes(), 0).unwrap(), flags::DEPTH);
+    let f = feed.on_frame(diff(103, 103, 102, "99.7", 3).as_bytes(), 0).unwrap();
+    assert_eq!(f, flags::DEPTH | flags::TICKER_MISMATCH, "the book's best bid is 99.7, the ticker says 99.0");
+    let h = &feed.market("BTCUSDT").unwrap().health;
+    assert_eq!((h.tickers_checked, h.tickers_mismatched), (4, 2));
+}
+
+#[test]
+fn symbols_come_and_go() {
+    let mut feed = feed();
+    feed.add_symbol("ethusdt").unwrap();
+    assert!(feed.add_symbol("ETHUSDT").is_err());
+    let eth = br#"{"stream":"ethusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":1,"p":"1","q":"1","X":"MARKET","m":false}}"#;
+    assert_eq!(feed.on_frame(eth, 0).unwrap(), flags::TRADE | flags::RESYNC | 1 << flags::SYMBOL_SHIFT);
+    feed.remove_symbol("ETHUSDT").unwrap();
+    assert_eq!(feed.on_frame(eth, 0).unwrap(), flags::UNKNOWN_SYMBOL);
+    assert!(feed.market("ETHUSDT").is_err());
+}
+
+#[test]
+fn bybit_topics_route_too() {
+    let options = Options { timeframes: vec!["1m".parse().unwrap()], close_delay_ms: -1 };
+    let mut feed = Feed::new(Venue::Bybit, &["XRPUSDT"], options).unwrap();
+    let snap = br#"{"topic":"orderbook.50.XRPUSDT","type":"snapshot","ts":1,"data":{"s":"XRPUSDT","b":[["1.9531","6203"]],"a":[["1.9532","10"]],"u":5,"seq":1},"cts":1}"#;
+    assert_eq!(feed.on_frame(snap, 0).unwrap(), flags::DEPTH);
+    let trades = br#"{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"XRPUSDT","S":"Buy","v":"1","p":"1.95","i":"a"},{"T":2,"s":"XRPUSDT","S":"Sell","v":"2","p":"1.96","i":"b"}]}"#;
+    assert_eq!(feed.on_frame(trades, 0).unwrap(), flags::TRADE);
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 2);
+    assert_eq!(feed.on_frame(br#"{"success":true,"ret_msg":"pong","op":"ping"}"#, 0).unwrap(), flags::CONTROL);
+}
