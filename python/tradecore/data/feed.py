@@ -433,6 +433,7 @@ class LiveFeed:
         if not streams or self._ws is None:
             return
         self._request_id += 1
+        message: dict[str, Any]
         if self.venue == "bybit":
             message = {"op": method.lower(), "args": streams, "req_id": str(self._request_id)}
         else:
