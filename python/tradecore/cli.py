@@ -373,6 +373,67 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from rich.live import Live
+
+    from tradecore.data.feed import LiveFeed
+    from tradecore.data.recorder import Recorder
+
+    symbols = [s for group in args.symbols for s in group.split(",") if s]
+    recorder = Recorder(args.out, args.venue, rotate_s=args.rotate)
+    feed = LiveFeed(args.venue, symbols, ws_url=args.ws_url, rest_url=args.rest_url, tap=recorder.write,
+                    timeframes=["1m"])
+    recorder.on_rotate = feed.record_snapshot
+    started = time.monotonic()
+
+    def status() -> Table:
+        table = Table(box=None, title=f"recording {args.venue} to {args.out}", title_justify="left")
+        for column in ("symbol", "book", "messages", "problems"):
+            table.add_column(column)
+        health = feed.health()
+        for symbol in feed.symbols:
+            h = health[symbol]
+            problems = [p for p in h.problems if not p.startswith("clock skew")]
+            table.add_row(symbol, "[green]synced[/]" if h.synced else "[yellow]syncing[/]",
+                          f"{int(h.figures['trades']):,} trades", "; ".join(problems) or "[green]ok[/]")
+        seconds = time.monotonic() - started
+        frames = feed.core.stats()["frames"]
+        table.caption = f"{frames:,} frames in {seconds:,.0f} s ({_rate(frames, seconds)}/s), {feed.stats.reconnects} reconnect(s)"
+        return table
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, feed.stop)
+        task = asyncio.ensure_future(feed.run(duration=args.duration))
+        if not err.is_terminal:
+            await task
+            return
+        with Live(status(), console=err, refresh_per_second=2, transient=True) as live:
+            while not task.done():
+                await asyncio.wait([task], timeout=0.5)
+                live.update(status())
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        files = recorder.close()
+    table = Table(title="recorded", title_justify="left")
+    table.add_column("file")
+    table.add_column("messages", justify="right")
+    for path in files:
+        table.add_row(str(path), f"{recorder.lines[path]:,}")
+    out.print(table)
+    s = feed.stats
+    out.print(f"{s.connections} connection(s), {s.reconnects} reconnect(s), {s.snapshots_fetched} snapshot(s), "
+              f"{s.resyncs} resync(s), {s.backfills} trade backfill(s), {s.malformed} malformed frame(s)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tradecore", description="A crypto trading core: order books, candles and candlestick patterns from exchange data."
@@ -464,6 +525,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", action="append", default=[], type=_fault, metavar="KIND@N[xK][:ARG]",
                    help="inject a fault (repeatable; syntax below)")
     p.set_defaults(run=cmd_sim)
+
+    p = commands.add_parser(
+        "record",
+        help="record a venue's live depth, trades and bookTicker (with REST snapshots) to gzip files",
+        description="Connects to the venue's websocket streams (depth, trade, bookTicker per symbol), keeps "
+        "each book in sync (REST snapshots, which are recorded too) and writes every raw message as "
+        "'<recv_ts_ns> <json>' lines to OUT/<venue>_<symbol>_<YYYYMMDD>T<HH>.gz, a new file every hour "
+        "(each starting with a fresh snapshot), until --duration or Ctrl-C. Reconnects by itself.",
+    )
+    p.add_argument("--venue", required=True, choices=("binance-spot", "binance-usdm", "binance-coinm", "bybit"))
+    p.add_argument("--symbols", required=True, nargs="+", help="instruments, e.g. BTCUSDT ETHUSDT")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--ws-url", help="websocket URL (default: the venue's; e.g. a local exchange's ws://.../stream)")
+    p.add_argument("--rest-url", help="REST base URL (default: the venue's; e.g. http://127.0.0.1:PORT)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--rotate", type=int, default=3600, help=argparse.SUPPRESS)
+    p.set_defaults(run=cmd_record)
     return parser
 
 

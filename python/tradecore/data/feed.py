@@ -119,6 +119,8 @@ class FeedStats:
     jumps: int = 0
     rest_errors: int = 0
     rate_limited: int = 0
+    #: Requests the venue refused (e.g. a subscription to a topic it does not have).
+    refused: int = 0
     candles: int = 0
 
 
@@ -328,10 +330,16 @@ class LiveFeed:
                 compression=None,
             ) as ws:
                 self._ws = ws
+                self._last_frame = time.monotonic()
                 self.stats.connections += 1
                 self.connected.set()
                 if self.venue == "bybit":
                     await self._send_subscription("subscribe", self._symbols)
+                else:
+                    # Ask for snapshots now: the diffs meanwhile are buffered by the core.
+                    for symbol in self._symbols:
+                        if not self.core.synced(symbol):
+                            self._start("resync", symbol, self._resync)
                 watchdog = asyncio.ensure_future(self._watchdog(ws))
                 heartbeat = asyncio.ensure_future(self._heartbeat(ws)) if self.venue == "bybit" else None
                 try:
@@ -368,10 +376,22 @@ class LiveFeed:
                     tap(recv, frame, symbol)
                 if flags & _ATTENTION:
                     self._attend(flags)
+                elif flags == Feed.CONTROL:
+                    self._control(frame)
         except websockets.ConnectionClosed as exc:
             if not self._stopping.is_set():
                 log.warning("%s: connection closed: %s", self.venue, exc)
         return received
+
+    def _control(self, frame: str | bytes) -> None:
+        """Replies to requests (rare, so parsed here): a refused subscription is logged."""
+        try:
+            reply = json.loads(frame)
+        except ValueError:
+            return
+        if isinstance(reply, dict) and (reply.get("error") or reply.get("success") is False):
+            self.stats.refused += 1
+            log.warning("%s: the venue refused a request: %s", self.venue, reply.get("error") or reply.get("ret_msg"))
 
     def _malformed(self, exc: MessageError, frame: str | bytes) -> None:
         self.stats.malformed += 1
@@ -432,14 +452,18 @@ class LiveFeed:
         streams = [s for symbol in symbols for s in self.spec.streams(symbol)]
         if not streams or self._ws is None:
             return
-        self._request_id += 1
-        message: dict[str, Any]
+        messages: list[dict[str, Any]] = []
         if self.venue == "bybit":
-            message = {"op": method.lower(), "args": streams, "req_id": str(self._request_id)}
+            # One topic per request: Bybit refuses a whole request for one topic it does not have.
+            for stream in streams:
+                self._request_id += 1
+                messages.append({"op": method.lower(), "args": [stream], "req_id": str(self._request_id)})
         else:
-            message = {"method": method.upper(), "params": streams, "id": self._request_id}
+            self._request_id += 1
+            messages.append({"method": method.upper(), "params": streams, "id": self._request_id})
         with contextlib.suppress(websockets.ConnectionClosed):
-            await self._ws.send(json.dumps(message))
+            for message in messages:
+                await self._ws.send(json.dumps(message))
 
     # -- REST ------------------------------------------------------------------------------------
 
@@ -477,6 +501,11 @@ class LiveFeed:
         if self.venue == "bybit":
             return {"category": "linear", "symbol": symbol, "limit": min(self.snapshot_limit, 500)}
         return {"symbol": symbol, "limit": self.snapshot_limit}
+
+    def record_snapshot(self, symbol: str) -> None:
+        """Fetches a snapshot for the tap only (a recorder starting a new file needs one)."""
+        if symbol.upper() in self._symbols:
+            self._start("snapshot", symbol.upper(), self.fetch_snapshot)
 
     async def fetch_snapshot(self, symbol: str) -> tuple[bytes, int] | None:
         """A REST depth snapshot of ``symbol`` (raw bytes, receive time), shown to the tap."""
