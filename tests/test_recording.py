@@ -55,7 +55,23 @@ def test_unreadable_recordings(tmp_path: Path) -> None:
         z.writestr("b", "2 {}\n")
     with pytest.raises(RecordingError, match="exactly one file"):
         list(recording.chunks(two))
-    broken = tmp_path / "broken.gz"
-    broken.write_bytes(gzip.compress(b"1 {}\n" * 1000)[:-30])
+    corrupt = tmp_path / "corrupt.gz"
+    corrupt.write_bytes(gzip.compress(b"1 {}\n" * 1000)[:30] + b"not deflate data" * 10)
     with pytest.raises(RecordingError, match="cannot be decompressed"):
-        list(recording.chunks(broken))
+        list(recording.chunks(corrupt))
+
+
+def test_a_recording_cut_short_keeps_every_complete_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A recorder killed mid-write leaves no gzip end marker: what it flushed is still read."""
+    cut = tmp_path / "cut.gz"
+    with cut.open("wb") as raw:
+        writer = gzip.GzipFile(fileobj=raw, mode="wb")
+        writer.write(b"".join(b"%d {}\n" % i for i in range(5000)))
+        writer.flush()  # what the recorder does every second
+        end = raw.tell()
+        writer.write(b"5000 {} and more")
+    cut.write_bytes(cut.read_bytes()[:end])
+    with caplog.at_level("WARNING", logger="tradecore.recording"):
+        lines = b"".join(c.data for c in recording.chunks(cut, chunk_bytes=4096)).splitlines()
+    assert lines == [b"%d {}" % i for i in range(5000)]
+    assert "ends before its gzip end marker" in caplog.text

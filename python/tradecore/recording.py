@@ -6,14 +6,17 @@ Recordings are read in chunks of whole lines so memory stays bounded however lon
 
 from __future__ import annotations
 
-import gzip
+import logging
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from tradecore.errors import RecordingError
+
+log = logging.getLogger("tradecore.recording")
 
 CHUNK_BYTES = 8 << 20
 #: Bad lines whose details a replay keeps (all are counted); the Rust core keeps as many per chunk.
@@ -30,21 +33,44 @@ class Chunk:
     first_line: int
 
 
-def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    """The decompressed stream and the raw file beneath it (whose position measures progress)."""
-    raw = path.open("rb")
+def _gunzip(raw: IO[bytes], block: int) -> Iterator[bytes]:
+    """Decompresses gzip members one after another, like GzipFile, except that a stream cut short
+    (a recorder killed mid-write; it sync-flushes every second) ends with the last decodable byte
+    instead of losing the whole last block to an error."""
+    inflate = zlib.decompressobj(wbits=31)
+    while data := raw.read(block):
+        while data:
+            if out := inflate.decompress(data):
+                yield out
+            if not inflate.eof:
+                break
+            data = inflate.unused_data
+            inflate = zlib.decompressobj(wbits=31)
+    if not inflate.eof:
+        if out := inflate.flush():
+            yield out
+        log.warning("%s ends before its gzip end marker (a recorder stopped mid-write?): "
+                    "read up to the last complete line", getattr(raw, "name", "recording"))
+
+
+def _blocks(path: Path, raw: IO[bytes], block: int) -> Iterator[bytes]:
     magic = raw.read(4)
     raw.seek(0)
     if magic.startswith(_GZIP_MAGIC):
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
+        yield from _gunzip(raw, block)
+        return
     if magic == _ZIP_MAGIC:
         archive = zipfile.ZipFile(raw)
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1:
             names = ", ".join(m.filename for m in members) or "none"
             raise RecordingError(f"{path}: a zipped recording must hold exactly one file, found {names}")
-        return archive.open(members[0]), raw
-    return raw, raw
+        with archive.open(members[0]) as member:
+            while data := member.read(block):
+                yield data
+        return
+    while data := raw.read(block):
+        yield data
 
 
 def chunks(
@@ -60,14 +86,14 @@ def chunks(
     path = Path(path)
     if not path.is_file():
         raise RecordingError(f"{path}: no such recording")
-    stream, raw = _open(path)
-    with raw, stream:
+    with path.open("rb") as raw:
         pending = b""
         line = 1
+        blocks = _blocks(path, raw, chunk_bytes)
         while True:
             try:
-                block = stream.read(chunk_bytes)
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                block = next(blocks, b"")
+            except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
                 raise RecordingError(f"{path}: cannot be decompressed after line {line}: {exc}") from exc
             if on_progress is not None:
                 on_progress(raw.tell())
