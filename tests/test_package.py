@@ -143,3 +143,14 @@ def test_the_package_type_checks_strictly() -> None:
 def test_rust_code_is_formatted_and_lint_free(command: list[str]) -> None:
     run = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_no_merge_conflict_is_left_in_the_sources() -> None:
+    """A merge resolved by hand must not leave its markers behind (one once reached the README)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+    left = [name for name in tracked if (ROOT / name).suffix in {".md", ".py", ".rs", ".toml", ".pyi", ".yml", ""}
+            and (ROOT / name).is_file() and marker.search((ROOT / name).read_text(errors="replace"))]
+    assert left == []
