@@ -380,3 +380,23 @@ def test_cli_record_writes_a_replayable_recording(tmp_path: Path) -> None:
     replayed = book_replay.replay_recording(recorded, "binance-spot")
     assert replayed.problem is None and replayed.error_count == 0
     assert same_book(replayed.book, reference(SPOT).book)
+
+
+@pytest.mark.parametrize(("name", "checked"), [(USDM, 629), (CM, 1124), (SPOT, 564)])
+def test_the_core_agrees_with_every_bookticker_of_the_recordings(name: str, checked: int) -> None:
+    """The exchange's own best bid and ask at the same update id: an oracle written by the venue."""
+    ref = reference(name)
+    health = ref.feed.health(ref.symbol)
+    assert (health["tickers_checked"], health["tickers_mismatched"]) == (checked, 0)
+
+
+def test_a_wrong_book_is_caught_by_the_bookticker_check() -> None:
+    lines = gzip.open(path_of(USDM)).read().splitlines()
+    (at,) = [i for i, line in enumerate(lines) if b'"lastUpdateId"' in line]
+    # A bid that never existed, above the real best bid and below the best ask: a corrupt book.
+    lines[at] = lines[at].replace(b'"bids":[', b'"bids":[["61800.25","1.000"],', 1)
+    feed = Feed("binance-usdm", ["BTCUSDT"])
+    feed.replay(b"\n".join(lines))
+    health = feed.health("BTCUSDT")
+    # Wrong whenever the market trades below it (while it trades above, the real bids hide it).
+    assert health["tickers_checked"] == 629 and health["tickers_mismatched"] > 400
