@@ -319,16 +319,12 @@ def _download_time(text: str) -> int:
 
 
 def _download_exchange(text: str) -> str:
-    from tradecore.data.history import _ccxt
+    from tradecore.data.history import check_exchange
 
-    known = _ccxt().exchanges
-    if text not in known:
-        import difflib
-
-        close = difflib.get_close_matches(text.lower(), known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else " (a ccxt exchange id, e.g. binance, binanceusdm, bybit)"
-        raise argparse.ArgumentTypeError(f"unknown exchange {text!r}{hint}")
-    return text
+    try:
+        return check_exchange(text)
+    except TradecoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _download_timeframes(text: str) -> str:

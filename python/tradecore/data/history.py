@@ -142,14 +142,20 @@ def point_at(exchange: Any, rest_url: str) -> None:
         exchange.urls["api"] = base
 
 
+def check_exchange(exchange_id: str) -> str:
+    """``exchange_id`` if ccxt has such an exchange, else :class:`InvalidArgumentError` with the
+    closest names."""
+    known = _ccxt().exchanges
+    if exchange_id not in known:
+        close = difflib.get_close_matches(exchange_id.lower(), known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (a ccxt id, e.g. binance, binanceusdm, bybit)"
+        raise InvalidArgumentError(f"unknown exchange {exchange_id!r}{hint}", name="exchange")
+    return exchange_id
+
+
 def create_exchange(exchange_id: str, *, rest_url: str | None = None, config: Mapping[str, Any] | None = None) -> Any:
     """A ``ccxt.async_support`` exchange with ccxt's rate limiting on (close it when done)."""
-    ccxt = _ccxt()
-    if exchange_id not in ccxt.exchanges:
-        close = difflib.get_close_matches(exchange_id.lower(), ccxt.exchanges, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" (ccxt knows {len(ccxt.exchanges)}, e.g. binance, binanceusdm, bybit)"
-        raise InvalidArgumentError(f"unknown exchange {exchange_id!r}{hint}", name="exchange")
-    exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True, **(config or {})})
+    exchange = getattr(_ccxt(), check_exchange(exchange_id))({"enableRateLimit": True, **(config or {})})
     if rest_url is not None:
         point_at(exchange, rest_url)
     return exchange
@@ -203,10 +209,11 @@ class RateLimiter:
         self.max_backoff = max_backoff
         self.slots = asyncio.Semaphore(max_in_flight)
         self.resume_at = 0.0
-        #: 429 and 418 answers seen, and the seconds of back-off they caused.
+        #: 429 and 418 answers seen, the seconds of back-off they caused and the slowest pace.
         self.rate_limited = 0
         self.banned = 0
         self.waited = 0.0
+        self.peak_ms = self.base_ms
         self._clock = clock
         self._in_a_row = 0
         self._throttle = exchange.throttle
@@ -228,6 +235,7 @@ class RateLimiter:
     def _set_rate_limit(self, ms: float) -> None:
         exchange = self.exchange
         exchange.rateLimit = ms
+        self.peak_ms = max(self.peak_ms, ms)
         refill = 1.0 / ms
         if isinstance(exchange.tokenBucket, dict):
             exchange.tokenBucket["refillRate"] = refill
@@ -384,7 +392,7 @@ class Downloader:
         self.limiter = RateLimiter.of(exchange, **limiter_options)
         self._now = now
         self._offset: int | None = None
-        #: Requests sent for the run itself (markets, server time), not for a task.
+        #: ccxt calls made for the run itself (loading the markets, reading the exchange clock).
         self.setup_requests = 0
 
     # -- the run --------------------------------------------------------------------------------
