@@ -296,7 +296,7 @@ def test_a_429_storm_slows_the_client_down_without_a_ban(tmp_path: Path) -> None
         async with SimServer(market(USDM), speed=0, faults=FaultPlan(["rate-limit@3:1"])) as naive:
             async with aiohttp.ClientSession() as http:
                 statuses = []
-                for _ in range(6):
+                for _ in range(10):
                     async with http.get(f"{naive.api_url}/ping") as response:
                         statuses.append(response.status)
             return reports, counted, downloader, seconds, injected, statuses, naive.injected
@@ -310,7 +310,9 @@ def test_a_429_storm_slows_the_client_down_without_a_ban(tmp_path: Path) -> None
     assert all(r.error is None for r in reports)
     assert_bars_equal(stored_bars(tmp_path, "1m"), reference_bars(USDM, "1min", T_2350, T_0000))
     assert_bars_equal(stored_bars(tmp_path, "5m"), reference_bars(USDM, "5min", T_2350, T_0000))
-    assert statuses[:3] == [200] * 3 and statuses[3] == 429 and 418 in statuses[4:] and naive["ban"] >= 1
+    # 3 per window (at most one window boundary in these few milliseconds), then 429, then banned.
+    assert statuses.count(200) <= 6 and 429 in statuses and 418 in statuses[statuses.index(429):]
+    assert naive["ban"] >= 1
 
 
 def test_the_limiter_slows_down_caps_and_eases_back() -> None:

@@ -546,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exchange", required=True, type=_download_exchange, help="ccxt exchange id, e.g. binanceusdm")
     p.add_argument("--symbols", required=True, nargs="+", metavar="SYMBOL",
                    help="ccxt symbols or exchange ids (BTC/USDT:USDT or BTCUSDT); spaces or commas")
-    p.add_argument("--timeframes", nargs="+", default=[], type=_download_timeframes, metavar="TF", help="e.g. 1m 1h (or 1m,1h)")
+    p.add_argument("--timeframes", nargs="+", default=[], type=_download_timeframes, metavar="TF",
+                   help="e.g. 1m 1h (or 1m,1h)")
     p.add_argument("--since", required=True, type=_download_time, metavar="WHEN", help="start (inclusive)")
     p.add_argument("--until", type=_download_time, metavar="WHEN",
                    help="end (exclusive; default: the exchange's now, the forming bar included)")
