@@ -309,6 +309,98 @@ def _write_repair(path: Path, table: pa.Table, report: validate.Report) -> dict[
     return {"path": str(target), **fixed.to_dict()}
 
 
+def _download_time(text: str) -> int:
+    from tradecore.data.history import parse_time
+
+    try:
+        return parse_time(text)
+    except TradecoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _download_exchange(text: str) -> str:
+    from tradecore.data.history import check_exchange
+
+    try:
+        return check_exchange(text)
+    except TradecoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _download_timeframes(text: str) -> str:
+    from tradecore.data.store import timeframe_ms
+
+    try:
+        for tf in text.split(","):
+            if tf.strip():
+                timeframe_ms(tf.strip())
+    except TradecoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich import box
+    from rich.measure import Measurement
+    from rich.progress import MofNCompleteColumn, TaskID
+
+    from tradecore.data import history
+    from tradecore.data.store import iso
+
+    symbols = [s.strip() for text in args.symbols for s in text.split(",") if s.strip()]
+    timeframes = [t.strip() for text in args.timeframes or [] for t in text.split(",") if t.strip()]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+        TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:
+        bars: dict[tuple[str, str | None], TaskID] = {}
+
+        def on_progress(report: history.TaskReport) -> None:
+            key = (report.symbol, report.timeframe)
+            unit = "trades" if report.timeframe is None else "bars"
+            if key not in bars:
+                bars[key] = progress.add_task(report.label, total=report.to_fetch, unit=unit)
+            progress.update(bars[key], completed=report.done)
+
+        reports = asyncio.run(history.download(
+            args.exchange, args.store, symbols, timeframes, args.since, args.until, trades=args.trades,
+            rest_url=args.rest_url, on_progress=on_progress, raise_errors=False,
+        ))
+    start, end = reports[0].start, reports[0].end
+    out.print(f"[bold]{args.exchange}[/] {_when(iso(start))} … {_when(iso(end))} UTC → {args.store}")
+    summary = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("symbol", "left"), ("data", "left"), ("missing", "right"), ("fetched", "right"),
+                            ("stored", "right"), ("requests", "right"), ("429 waits", "right"), ("status", "left")):
+        summary.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in reports:
+        status = ("[red]failed[/]" if r.error else r.note or ("up to date" if r.to_fetch == 0 else
+                  "ok, last bar forming" if r.open_bar else "ok"))
+        summary.add_row(r.symbol, r.timeframe or "trades", "?" if r.to_fetch is None else f"{r.to_fetch:,}",
+                        f"{r.fetched:,}", f"{r.present:,}", f"{r.requests:,}", f"{r.rate_limit_waits:,}", status)
+    # A pipe or file gets the whole table, however wide (a terminal gets it fitted to its width).
+    fitted = out.width
+    if not out.is_terminal:
+        out.width = max(fitted, Measurement.get(out, out.options.update_width(1000), summary).maximum)
+    out.print(summary)
+    out.width = fitted
+    candles_fetched = sum(r.fetched for r in reports if r.timeframe is not None)
+    trades_fetched = sum(r.fetched for r in reports if r.timeframe is None)
+    requests = sum(r.requests for r in reports)
+    if not any(r.to_fetch for r in reports) and not trades_fetched and not any(r.error for r in reports):
+        out.print("nothing to fetch: the store already has every bar of the range")
+    else:
+        out.print(f"fetched {candles_fetched:,} bar(s)" + (f" and {trades_fetched:,} trade(s)" if args.trades else "")
+                  + f" in {requests:,} request(s)")
+    failed = [r.error for r in reports if r.error is not None]
+    for error in failed:
+        err.print(f"[bold red]error:[/] {error}")
+    if failed:
+        err.print("what was fetched is stored; run the same command again to fetch the rest")
+    return EXIT_PROBLEM if failed else EXIT_OK
+
+
 _FAULT_HELP = """\
 faults (--fault, repeatable), written KIND@N[xCOUNT][:ARG][:every]:
   drop-connection@N     abort the connection right after market message N
@@ -501,6 +593,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "conflicting and invalid bars dropped and listed with the gaps for fetching again")
     p.add_argument("--report", type=Path, help="write everything found as JSON to this file")
     p.set_defaults(run=cmd_validate)
+
+    p = commands.add_parser(
+        "download",
+        help="download OHLCV bars (and trades) from an exchange into the Parquet store; resumable",
+        description="Downloads bars of every symbol × timeframe in [--since, --until) through ccxt (async, "
+        "paginated, at the exchange's rate limit, backing off on 429s) into the store under "
+        "candles/venue=<ccxt id>/symbol=<ccxt symbol>/timeframe=<tf>/, and with --trades the trades. Only "
+        "what the store lacks is fetched, so running it again resumes an interrupted download. Times are "
+        "ISO dates or datetimes (UTC unless an offset is given) or milliseconds since the epoch. Exits with "
+        "status 1 if a download failed (what was fetched is kept).",
+    )
+    p.add_argument("--exchange", required=True, type=_download_exchange, help="ccxt exchange id, e.g. binanceusdm")
+    p.add_argument("--symbols", required=True, nargs="+", metavar="SYMBOL",
+                   help="ccxt symbols or exchange ids (BTC/USDT:USDT or BTCUSDT); spaces or commas")
+    p.add_argument("--timeframes", nargs="+", default=[], type=_download_timeframes, metavar="TF",
+                   help="e.g. 1m 1h (or 1m,1h)")
+    p.add_argument("--since", required=True, type=_download_time, metavar="WHEN", help="start (inclusive)")
+    p.add_argument("--until", type=_download_time, metavar="WHEN",
+                   help="end (exclusive; default: the exchange's now, the forming bar included)")
+    p.add_argument("--store", type=Path, default=Path("data"), help="store directory (default ./data)")
+    p.add_argument("--trades", action="store_true", help="also download trades (where the exchange has them)")
+    p.add_argument("--rest-url", metavar="URL",
+                   help="send REST calls to this base URL instead, e.g. a local exchange from tradecore sim")
+    p.set_defaults(run=cmd_download)
 
     p = commands.add_parser(
         "sim",

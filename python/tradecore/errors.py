@@ -111,9 +111,33 @@ class ConflictError(TradecoreError, ValueError):
         self.count = count
 
 
+class DownloadError(TradecoreError):
+    """A download that gave up: the exchange kept failing (retries or rate-limit waits used up) or
+    refused the request. Names the ``exchange``, ``symbol``, ``timeframe`` (None for trades) and the
+    ``interval`` ``(start_ms, end_ms)`` that was being fetched; what was fetched before is stored."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exchange: str,
+        symbol: str,
+        timeframe: str | None,
+        interval: tuple[int, int],
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.interval = interval
+        self.attempts = attempts
+
+
 __all__ = [
     "BookNotSyncedError",
     "ConflictError",
+    "DownloadError",
     "InvalidArgumentError",
     "InvalidBarError",
     "InvalidValueError",

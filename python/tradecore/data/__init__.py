@@ -1,2 +1,3 @@
-"""Market data at rest: the Parquet store (:mod:`tradecore.data.store`) and candle validation
-(:mod:`tradecore.data.validate`)."""
+"""Market data at rest: the Parquet store (:mod:`tradecore.data.store`), candle validation
+(:mod:`tradecore.data.validate`) and downloading history into the store through ccxt
+(:mod:`tradecore.data.history`)."""

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from tradecore.data.history import binance_api_urls
 from tradecore.sim.binance import PREFIX, Binance
 from tradecore.sim.bybit import Bybit
 from tradecore.sim.faults import FaultPlan
@@ -42,13 +43,6 @@ log = logging.getLogger("tradecore.sim")
 
 ClockMode = Literal["connection", "shared"]
 HistoryMode = Literal["all", "clock"]
-
-#: Where ccxt's Binance classes look for each API, relative to the server's base URL.
-_CCXT_BINANCE = {
-    "public": "/api/v3", "private": "/api/v3", "v1": "/api/v1",
-    "fapiPublic": "/fapi/v1", "fapiPublicV2": "/fapi/v2", "fapiPublicV3": "/fapi/v3", "fapiPrivate": "/fapi/v1",
-    "dapiPublic": "/dapi/v1", "dapiPrivate": "/dapi/v1",
-}
 
 
 class SimServer(Clock):
@@ -168,7 +162,7 @@ class SimServer(Clock):
 
     def ccxt_urls(self) -> dict[str, str]:
         """``urls['api']`` overrides that point ccxt's Binance classes at this server."""
-        return {name: self.rest_url + path for name, path in _CCXT_BINANCE.items()}
+        return binance_api_urls(self.rest_url)
 
     @property
     def injected(self) -> dict[str, int]:
