@@ -302,11 +302,7 @@ impl Feed {
         let mut jump = false;
         let (candles, health) = (&mut m.candles, &mut m.health);
         for &(id, trade) in &self.scratch {
-            m.gate.offer(id, trade, &mut |t| {
-                let pushed = candles.push(&t);
-                debug_assert!(pushed.is_ok(), "checked trades under the drop policy are always accepted");
-                jump |= health.trade(t.ts_ms, t.price);
-            });
+            m.gate.offer(id, trade, &mut |t| jump |= take_trade(candles, health, t));
         }
         let last_time = self.scratch.iter().rev().find_map(|(_, t)| t.map(|t| t.ts_ms));
         m.health.last_trade_ns = Some(recv_ns);
@@ -361,11 +357,7 @@ impl Feed {
         scratch.sort_unstable_by_key(|&(id, _)| id);
         let m = &mut self.markets[i];
         let (candles, health) = (&mut m.candles, &mut m.health);
-        let closed = m.gate.fill(scratch, &mut |t| {
-            let pushed = candles.push(&t);
-            debug_assert!(pushed.is_ok(), "checked trades under the drop policy are always accepted");
-            health.trade(t.ts_ms, t.price);
-        });
+        let closed = m.gate.fill(scratch, &mut |t| _ = take_trade(candles, health, t));
         if closed {
             m.uncertain = false;
         }
@@ -376,11 +368,7 @@ impl Feed {
     pub fn give_up_trades(&mut self, symbol: &str) -> Result<()> {
         let m = self.market_mut(symbol)?;
         let (candles, health) = (&mut m.candles, &mut m.health);
-        m.gate.give_up(&mut |t| {
-            let pushed = candles.push(&t);
-            debug_assert!(pushed.is_ok(), "checked trades under the drop policy are always accepted");
-            health.trade(t.ts_ms, t.price);
-        });
+        m.gate.give_up(&mut |t| _ = take_trade(candles, health, t));
         m.uncertain = false;
         Ok(())
     }
@@ -440,6 +428,13 @@ impl Feed {
             m.candles.flush();
         }
     }
+}
+
+/// A trade in sequence goes into the bars and past the price-jump watch; true if it starts a jump.
+fn take_trade(candles: &mut Aggregator, health: &mut Health, t: Trade) -> bool {
+    let pushed = candles.push(&t);
+    debug_assert!(pushed.is_ok(), "checked trades under the drop policy are always accepted");
+    health.trade(t.ts_ms, t.price)
 }
 
 /// Checks that a frame is one well-formed JSON value (for frames not otherwise parsed).

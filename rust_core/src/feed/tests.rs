@@ -1,4 +1,5 @@
 use super::*;
+use crate::venues::{StreamKind, stream_of};
 use rstest::rstest;
 
 const SNAPSHOT: &str =
@@ -192,4 +193,61 @@ fn bybit_topics_route_too() {
     assert_eq!(feed.on_frame(trades, 0).unwrap(), flags::TRADE);
     assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 2);
     assert_eq!(feed.on_frame(br#"{"success":true,"ret_msg":"pong","op":"ping"}"#, 0).unwrap(), flags::CONTROL);
+}
+
+#[rstest]
+#[case::binance_depth(Venue::BinanceUsdm, r#"{"stream":"btcusdt@depth@0ms","data":{}}"#, Some((StreamKind::Depth, "btcusdt")))]
+#[case::binance_partial(Venue::BinanceSpot, r#"{"stream":"btcusdt@depth20@100ms","data":{}}"#, Some((StreamKind::Other, "btcusdt")))]
+#[case::binance_trade(Venue::BinanceSpot, r#"{"stream":"btcusdt@trade","data":{}}"#, Some((StreamKind::Trade, "btcusdt")))]
+#[case::binance_agg(Venue::BinanceSpot, r#"{"stream":"btcusdt@aggTrade","data":{}}"#, Some((StreamKind::AggTrade, "btcusdt")))]
+#[case::binance_ticker(Venue::BinanceCoinm, r#"{"stream":"btcusd_perp@bookTicker","data":{}}"#, Some((StreamKind::Ticker, "btcusd_perp")))]
+#[case::binance_kline(Venue::BinanceSpot, r#"{"stream":"btcusdt@kline_1m","data":{}}"#, Some((StreamKind::Kline, "btcusdt")))]
+#[case::stream_not_first(Venue::BinanceSpot, r#"{ "data":{"e":"trade"}, "stream":"btcusdt@trade"}"#, Some((StreamKind::Trade, "btcusdt")))]
+#[case::reply(Venue::BinanceSpot, r#"{"result":null,"id":1}"#, None)]
+#[case::bybit_book(Venue::Bybit, r#"{"topic":"orderbook.500.XRPUSDT","type":"delta"}"#, Some((StreamKind::Depth, "XRPUSDT")))]
+#[case::bybit_trade(Venue::Bybit, r#"{"topic":"publicTrade.XRPUSDT","data":[]}"#, Some((StreamKind::Trade, "XRPUSDT")))]
+#[case::bybit_kline(Venue::Bybit, r#"{"topic":"kline.1.XRPUSDT","data":[]}"#, Some((StreamKind::Kline, "XRPUSDT")))]
+#[case::bybit_pong(Venue::Bybit, r#"{"success":true,"ret_msg":"pong","op":"ping"}"#, None)]
+fn streams_are_told_by_name(#[case] venue: Venue, #[case] raw: &str, #[case] want: Option<(StreamKind, &str)>) {
+    let got = stream_of(venue, raw.as_bytes()).unwrap().map(|s| (s.kind, std::str::from_utf8(s.symbol).unwrap()));
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_broken_frame_without_a_leading_name_is_an_error() {
+    assert!(stream_of(Venue::BinanceSpot, br#"{"data":{"e":"trade"},"stream":"btc"#).is_err());
+    assert!(stream_of(Venue::BinanceSpot, b"<html>").is_err());
+}
+
+#[test]
+fn rest_trades_are_checked_before_any_is_used() {
+    let mut feed = feed();
+    feed.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    feed.on_frame(trade(3, 2_000, 100.0).as_bytes(), 0).unwrap();
+    let bad = r#"[{"id":2,"price":"-1","qty":"1","time":1500,"isBuyerMaker":true}]"#;
+    assert!(feed.fill_trades("BTCUSDT", bad.as_bytes()).is_err());
+    let missing = r#"[{"id":2,"price":"1","time":1500,"isBuyerMaker":true}]"#;
+    assert!(feed.fill_trades("BTCUSDT", missing.as_bytes()).is_err());
+    assert_eq!(feed.market("BTCUSDT").unwrap().gate.hole(), Some((2, 2)));
+    assert!(feed.fill_trades("BTCUSDT", rest_trades(&[(2, 1_500, 100.5)]).as_bytes()).unwrap());
+    assert_eq!(feed.market("BTCUSDT").unwrap().candles.trade_count(), 3);
+}
+
+#[test]
+fn a_recording_replays_with_its_snapshot_line() {
+    let mut feed = feed();
+    let data = format!(
+        "5 {}\n6 {}\n7 {}\nnot a line\n8 {}\n",
+        diff(95, 101, 94, "99.5", 1),
+        SNAPSHOT,
+        diff(102, 103, 101, "99.6", 2),
+        trade(1, 1_000, 100.0)
+    );
+    let mut log = ErrorLog::default();
+    assert_eq!(feed.replay(data.as_bytes(), 1, &mut log), 5);
+    assert_eq!((log.count, log.first[0].line), (1, 4));
+    let m = feed.market("BTCUSDT").unwrap();
+    assert_eq!(m.book.last_update_id(), Some(103));
+    assert_eq!(m.health.last_message_ns, Some(8));
+    assert_eq!(feed.stats().snapshots, 1);
 }
