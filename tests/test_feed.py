@@ -79,9 +79,10 @@ def closed_candles(taken: list[tuple[str, Candle]]) -> list[Candle]:
     return sorted((c for _, c in taken), key=lambda c: (c.timeframe, c.open_time))
 
 
-#: Levels compared per side. A REST snapshot carries the best 1000 levels per side, so a book synced
-#: from a later one lacks the far levels the original snapshot had: compare where both are whole.
-LEVELS = 500
+#: Levels compared per side. A REST snapshot carries at most 1000 levels a side, so a book resynced
+#: after the price has moved differs from the original replay far from the touch (levels the original
+#: snapshot had and no diff has touched since): compare the part of the book a trader uses.
+LEVELS = 100
 
 
 def same_book(a: OrderBook, b: OrderBook) -> bool:

@@ -38,15 +38,21 @@ def _gunzip(raw: IO[bytes], block: int) -> Iterator[bytes]:
     (a recorder killed mid-write; it sync-flushes every second) ends with the last decodable byte
     instead of losing the whole last block to an error."""
     inflate = zlib.decompressobj(wbits=31)
+    started = False  # has the current member received any input?
     while data := raw.read(block):
         while data:
+            if not started:
+                data = data.lstrip(b"\0")  # zero padding between or after members, as GzipFile allows
+                if not data:
+                    break
+                started = True
             if out := inflate.decompress(data):
                 yield out
             if not inflate.eof:
                 break
             data = inflate.unused_data
-            inflate = zlib.decompressobj(wbits=31)
-    if not inflate.eof:
+            inflate, started = zlib.decompressobj(wbits=31), False
+    if started:
         if out := inflate.flush():
             yield out
         log.warning("%s ends before its gzip end marker (a recorder stopped mid-write?): "

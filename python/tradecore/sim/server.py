@@ -42,6 +42,8 @@ from tradecore.sim.wire import BadRequest, Clock, Connection, Route, Venue, json
 log = logging.getLogger("tradecore.sim")
 
 ClockMode = Literal["connection", "shared"]
+#: Messages sent on a connection between two turns given to the rest of the server.
+_YIELD_EVERY = 64
 HistoryMode = Literal["all", "clock"]
 
 
@@ -312,6 +314,10 @@ class SimServer(Clock):
                 if action == "send":
                     await ws.send_str(value)
                     conn.messages_sent += 1
+                    if conn.messages_sent % _YIELD_EVERY == 0:
+                        # A send that fits the socket buffer never yields: let REST and the
+                        # other connections in, or a fast client starves them at speed 0.
+                        await asyncio.sleep(0)
                 elif action == "sleep":
                     await asyncio.sleep(value)
                 else:
