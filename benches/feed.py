@@ -33,19 +33,13 @@ tradecore (top 20 levels a side, last update id), with no gap, having seen every
 that its book was synced from the snapshot within the first 10% of the frames (before it, diffs
 are only buffered); it fails loudly otherwise.
 
-Where the local exchange runs (`--sim`): `inproc` (default) runs `SimServer` in the client's
-event loop; `process` runs `python -m tradecore.cli sim --speed 0` in a subprocess, meant to keep
-the exchange off the client's core. Measured on the 2-core development machine, `inproc` is the
-fair one. In a subprocess, the exchange's replay loop at speed 0 yields to its event loop only
-when the socket backs up, so while it keeps up with a fast client it answers no REST: tradecore's
-snapshot came after frame 61,526, or after the last frame, the dict client's after ~30,000, so
-most of tradecore's frames were only buffered, not applied; and tradecore's client sat idle for
-40-70% of the replay waiting for frames, its msgs/s swinging between 70k and 110k from run to run.
-(The sync check above now refuses such runs.) In the client's loop, every client syncs after the
-same frame (2,962), the exchange does the same work for all, only one core is busy (the machine's
-other load has the other), and msgs/s stayed within 2-7% across runs. The price: every
-client's msgs/s also pays for the exchange and websockets, ~10 µs a frame together (the
-websockets-alone row), so msgs/s ratios understate the clients' own differences. Latency is timed inside one synchronous stretch of the
+Where the local exchange runs (`--sim`): `process` (default) runs `python -m tradecore.cli sim
+--speed 0` in a subprocess, so the exchange has the other core and msgs/s measures the client;
+`inproc` runs `SimServer` in the client's event loop, where every client's msgs/s also pays for
+the exchange and websockets (~13 µs a frame together, the websockets-alone row) and the msgs/s
+ratios understate the clients' own differences. (Before the exchange yielded to its event loop
+every 64 sends, a subprocess exchange at speed 0 answered REST only once its socket backed up and
+snapshots came after most frames; the sync check above refuses such runs.) Latency is timed inside one synchronous stretch of the
 client, which the exchange cannot interrupt; what is alive when a client starts (the exchange's
 recording above all) is frozen out of the garbage collector (`gc.freeze`), so the clients'
 collections do not walk it.
@@ -530,9 +524,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="replays per contender; medians are shown (default 3)")
     parser.add_argument("--file", type=Path, default=USDM, help="a Binance futures recording (default: %(default)s)")
-    parser.add_argument("--sim", choices=("inproc", "process"), default="inproc",
-                        help="the local exchange in this event loop (default) or in a subprocess (whose late "
-                        "REST answers currently make the sync check refuse the run; see the docstring)")
+    parser.add_argument("--sim", choices=("inproc", "process"), default="process",
+                        help="the local exchange in a subprocess on the other core (default) or in this event loop "
+                        "(then msgs/s also pays for the exchange; see the docstring)")
     args = parser.parse_args()
     if not args.file.is_file():
         print(f"the recording is missing: {args.file} (set TRADECORE_DATA or pass --file)", file=sys.stderr)
