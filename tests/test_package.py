@@ -127,6 +127,19 @@ def test_the_pattern_benchmark_runs(tmp_path: Path) -> None:
     assert "| live, one new bar | tradecore PatternEngine.push |" in run.stdout
 
 
+def test_the_feed_benchmark_runs(tmp_path: Path) -> None:
+    from conftest import data_file
+
+    path = data_file("binance/cm_btcusd_perp_20240808.gz")  # the smaller futures recording
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "feed.py"), "--runs", "1", "--file", str(path)],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| tradecore LiveFeed (Rust Feed) |" in run.stdout
+    assert "| json.loads + dicts, max()/min() per diff |" in run.stdout
+
+
 def test_the_package_type_checks_strictly() -> None:
     run = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, check=False, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
