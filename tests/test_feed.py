@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from conftest import BINANCE_FILES, BYBIT_FILE, data_file
+from conftest import BINANCE_FILES, BYBIT_FILE, data_file, start_sim_cli
 from tradecore import Candle, Feed, OrderBook
 from tradecore import book as book_replay
 from tradecore.data.feed import Backoff, FeedError, Limits, LiveFeed
@@ -31,7 +31,6 @@ T = TypeVar("T")
 USDM, CM, SPOT = "usdm_btcusdt_20240808.gz", "cm_btcusd_perp_20240808.gz", "spot_btcusdt_20240808.gz"
 TIMEFRAMES = ["1m", "5m"]
 FAST = Backoff(first=0.05, most=0.2)
-HOLD_FIRST = "delay@1:0.3"
 
 
 def run(factory: Callable[[], Awaitable[T]], timeout: float = 60) -> T:
@@ -120,9 +119,7 @@ async def live(name: str, faults: list[str] | None = None, *, out: Path | None =
 def test_recording_from_the_local_exchange_replays_like_the_original(name: str, tmp_path: Path) -> None:
     ref = reference(name)
     venue = BINANCE_FILES[name]
-    # The exchange holds its first message a moment, so the snapshot the feed asks for on connecting
-    # is served before the flood of a full-speed replay (a real market is never that far ahead).
-    feed, _, files = run(lambda: live(name, [HOLD_FIRST], out=tmp_path))
+    feed, _, files = run(lambda: live(name, out=tmp_path))
     symbol = ref.symbol
 
     # The live feed: the same final book and the same closed bars as the original replay.
@@ -188,12 +185,12 @@ def test_faults_are_detected_resynced_and_the_books_and_bars_still_match(
     faults = [f"gap@{gap}", f"drop@{dropped_depth}", f"drop@{dropped_trades}x2", f"reorder@{reordered_depth}",
               f"reorder@{reordered_trades}", f"duplicate@{duplicated}x20", f"malformed@{malformed}",
               f"malformed@{malformed + 1}:text", f"malformed@{malformed + 2}:types", f"drop-connection@{disconnect}",
-              HOLD_FIRST, *pauses]
+              *pauses]
     with caplog.at_level(logging.INFO, logger="tradecore.feed"):
         feed, injected, _ = run(lambda: live(name, faults))
 
     assert injected == {"gap": 1, "drop": 3, "reorder": 2, "duplicate": 20, "malformed": 3, "drop-connection": 1,
-                        "delay": 5}
+                        "delay": 4}
     # A gap, a lost diff and two diffs swapped each break the sequence once: three resyncs. The
     # reconnect replays from the start here (a fresh connection), so it only brings stale diffs.
     assert feed.stats.resyncs == 3, [r.message for r in caplog.records if "malformed" not in r.message]
@@ -352,21 +349,9 @@ def test_recorder_rotates_by_the_hour_and_asks_for_a_snapshot(tmp_path: Path) ->
 
 
 def test_cli_record_writes_a_replayable_recording(tmp_path: Path) -> None:
-    path = path_of(SPOT)
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "tradecore.cli", "sim", "--recording", str(path), "--speed", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    sim, _, ws_url, api_url = start_sim_cli(path_of(SPOT), "--speed", "0")
+    rest_url = api_url.removesuffix("/api/v3")
     try:
-        assert sim.stdout is not None
-        printed = []
-        for line in sim.stdout:
-            printed.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        words = "".join(printed).split()
-        ws_url = next(w for w in words if w.startswith("ws://") and w.endswith("/stream"))
-        rest_url = next(w for w in words if w.startswith("http://")).removesuffix("/api/v3")
         done = subprocess.run(
             [sys.executable, "-m", "tradecore.cli", "record", "--venue", "binance-spot", "--symbols", "BTCUSDT",
              "--out", str(tmp_path), "--ws-url", ws_url, "--rest-url", rest_url, "--duration", "4"],

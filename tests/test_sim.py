@@ -9,8 +9,6 @@ import gzip
 import json
 import math
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from collections import Counter
@@ -23,7 +21,7 @@ import aiohttp
 import pandas as pd
 import pytest
 
-from conftest import BINANCE_FILES, BYBIT_FILE, data_file
+from conftest import BINANCE_FILES, BYBIT_FILE, data_file, start_sim_cli
 from tradecore import MessageError, OrderBook, RecordingError
 from tradecore.cli import main
 from tradecore.sim import Fault, FaultPlan, FaultSpecError, Market, SimServer, load
@@ -691,21 +689,9 @@ def test_cli_sim_help_documents_the_fault_syntax(capsys: pytest.CaptureFixture[s
 
 def test_cli_sim_serves_a_client_until_interrupted() -> None:
     path = data_file(f"binance/{SPOT}")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tradecore.cli", "sim", "--recording", str(path), "--speed", "0", "--fault", "drop@1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process, text, ws_url, rest = start_sim_cli(path, "--speed", "0", "--fault", "drop@1")
     try:
-        assert process.stdout is not None
-        printed = []
-        for line in process.stdout:
-            printed.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        text = "".join(printed)
-        assert "BTCUSDT on binance-spot" in text, text + (process.stderr.read() if process.stderr else "")
-        ws_url = next(word for word in text.split() if word.startswith("ws://") and word.endswith("/stream"))
-        rest = next(word for word in text.split() if word.startswith("http://"))
+        assert "BTCUSDT on binance-spot" in text
         assert rest.endswith("/api/v3")
 
         async def client() -> tuple[list[str], Any]:

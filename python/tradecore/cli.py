@@ -650,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'<recv_ts_ns> <json>' lines to OUT/<venue>_<symbol>_<YYYYMMDD>T<HH>.gz, a new file every hour "
         "(each starting with a fresh snapshot), until --duration or Ctrl-C. Reconnects by itself.",
     )
-    p.add_argument("--venue", required=True, choices=("binance-spot", "binance-usdm", "binance-coinm", "bybit"))
+    p.add_argument("--venue", required=True, choices=VENUES)
     p.add_argument("--symbols", required=True, nargs="+", help="instruments, e.g. BTCUSDT ETHUSDT")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--ws-url", help="websocket URL (default: the venue's; e.g. a local exchange's ws://.../stream)")
