@@ -1,0 +1,1 @@
+"""Orders, the paper broker, the portfolio and the bot's state store."""
