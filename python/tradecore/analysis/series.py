@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import talib
+from talib import MA_Type  # type: ignore[attr-defined]  # exported at runtime, not in its stubs
 
 from tradecore.patterns import timeframe_seconds
 
@@ -190,13 +191,13 @@ class Indicators:
         """(%K, %D), slow stochastic."""
         a, b = self._get(
             ("stoch", k, slow_k, slow_d),
-            lambda: talib.STOCH(self._c("high"), self._c("low"), self._c("close"), k, slow_k, talib.MA_Type.SMA, slow_d, talib.MA_Type.SMA),
+            lambda: talib.STOCH(self._c("high"), self._c("low"), self._c("close"), k, slow_k, MA_Type.SMA, slow_d, MA_Type.SMA),
         )
         return a, b
 
     def bbands(self, period: int = 20, dev: float = 2.0) -> tuple[Floats, Floats, Floats]:
         """(upper, middle, lower)."""
-        u, m, lo = self._get(("bbands", period, dev), lambda: talib.BBANDS(self._c("close"), period, dev, dev, talib.MA_Type.SMA))
+        u, m, lo = self._get(("bbands", period, dev), lambda: talib.BBANDS(self._c("close"), period, dev, dev, MA_Type.SMA))
         return u, m, lo
 
     def atr(self, period: int = 14) -> Floats:
