@@ -73,6 +73,7 @@ class Order:
     price: float | None = None  # limit price (LIMIT, STOP_LIMIT)
     stop_price: float | None = None  # trigger (STOP, STOP_LIMIT; TRAILING_STOP: current trigger)
     trail: float | None = None  # TRAILING_STOP: distance as a fraction of the best price (0.01 = 1%)
+    activation_price: float | None = None  # TRAILING_STOP: starts trailing once the market reaches it
     tif: TimeInForce = TimeInForce.GTC
     expire_ms: int | None = None  # GTD
     reduce_only: bool = False
