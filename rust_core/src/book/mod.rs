@@ -396,25 +396,44 @@ impl OrderBook {
     /// Average price of a market order of `qty` walking the book (buys take asks, sells take
     /// bids). `None` when the visible book cannot fill it.
     pub fn fill_price(&self, side: Side, qty: f64) -> Result<Option<f64>> {
-        let Some(wanted) = Fixed::from_f64(qty).filter(|q| !q.is_zero()) else {
-            return Err(Error::argument("qty", format!("must be a positive number, got {qty}")));
+        let (filled, average) = self.sweep(side, qty, None)?;
+        Ok((filled >= qty_units(qty)?.0 as f64 / 1e9).then_some(average))
+    }
+
+    /// What a taker order of `qty` on `side` (Bid = buy, walking the asks) would get from the
+    /// visible book without going past `limit`: (filled quantity, average price); (0, NaN)
+    /// when nothing is available. The paper broker's book fill model.
+    pub fn sweep(&self, side: Side, qty: f64, limit: Option<f64>) -> Result<(f64, f64)> {
+        let wanted = qty_units(qty)?;
+        let limit = match limit {
+            None => None,
+            Some(p) => Some(
+                Fixed::from_f64(p)
+                    .filter(|p| !p.is_zero())
+                    .ok_or_else(|| Error::argument("limit", format!("must be a positive price, got {p}")))?,
+            ),
         };
-        let book = self.side(match side {
-            Side::Bid => Side::Ask, // a buy lifts the asks
-            Side::Ask => Side::Bid,
-        })?;
+        let buy = side == Side::Bid;
+        let book = self.side(if buy { Side::Ask } else { Side::Bid })?;
         let mut left = wanted.0;
         // Exact arithmetic: price and quantity are both 10^-9 units, so notional is 10^-18 units.
         let mut notional: u128 = 0;
         for (price, available) in book.iter() {
+            if limit.is_some_and(|l| if buy { price > l } else { price < l }) {
+                break;
+            }
             let take = left.min(available.0);
             notional += u128::from(take) * u128::from(price.0);
             left -= take;
             if left == 0 {
-                return Ok(Some(notional as f64 / wanted.0 as f64 / 1e9));
+                break;
             }
         }
-        Ok(None)
+        let filled = wanted.0 - left;
+        if filled == 0 {
+            return Ok((0.0, f64::NAN));
+        }
+        Ok((filled as f64 / 1e9, notional as f64 / filled as f64 / 1e9))
     }
 
     /// Level count per side (bids, asks), whether synced or not.
@@ -425,3 +444,9 @@ impl OrderBook {
 
 #[cfg(test)]
 mod tests;
+
+fn qty_units(qty: f64) -> Result<Fixed> {
+    Fixed::from_f64(qty)
+        .filter(|q| !q.is_zero())
+        .ok_or_else(|| Error::argument("qty", format!("must be a positive number, got {qty}")))
+}

@@ -195,6 +195,14 @@ fn queries() {
     assert_eq!(b.fill_price(Side::Ask, 3.0).unwrap(), Some((2.0 * 100.0 + 99.0) / 3.0));
     assert_eq!(b.fill_price(Side::Bid, 100.0).unwrap(), None);
     assert!(b.fill_price(Side::Bid, -1.0).is_err());
+    // A sweep stops at its limit and reports what it got.
+    assert_eq!(b.sweep(Side::Bid, 10.0, Some(102.0)).unwrap(), (4.0, (101.0 + 3.0 * 102.0) / 4.0));
+    assert_eq!(b.sweep(Side::Ask, 1.0, Some(100.0)).unwrap(), (1.0, 100.0));
+    assert_eq!(b.sweep(Side::Ask, 7.0, Some(99.5)).unwrap(), (2.0, 100.0));
+    assert_eq!(b.sweep(Side::Bid, 100.0, None).unwrap(), (9.0, (101.0 + 306.0 + 600.0) / 9.0));
+    let (none, price) = b.sweep(Side::Bid, 1.0, Some(100.5)).unwrap();
+    assert!(none == 0.0 && price.is_nan());
+    assert!(b.sweep(Side::Bid, 1.0, Some(-1.0)).is_err());
     assert!(b.imbalance(0).is_err());
     assert!(b.depth(f64::NAN).is_err());
 }

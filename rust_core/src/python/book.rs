@@ -44,11 +44,11 @@ fn status_str(py: Python<'_>, status: Status) -> &Bound<'_, PyString> {
     }
 }
 
-fn as_floats(level: Option<(crate::Fixed, crate::Fixed)>) -> Option<(f64, f64)> {
+pub(crate) fn as_floats(level: Option<(crate::Fixed, crate::Fixed)>) -> Option<(f64, f64)> {
     level.map(|(p, q)| (p.to_f64(), q.to_f64()))
 }
 
-fn parse_side(side: &str) -> Result<Side> {
+pub(crate) fn parse_side(side: &str) -> Result<Side> {
     match side.to_ascii_lowercase().as_str() {
         "buy" => Ok(Side::Bid),
         "sell" => Ok(Side::Ask),
@@ -202,6 +202,13 @@ impl PyOrderBook {
     /// None when the visible book cannot fill it.
     fn fill_price(&self, side: &str, qty: f64) -> PyResult<Option<f64>> {
         Ok(self.inner.fill_price(parse_side(side)?, qty)?)
+    }
+
+    /// What a taker order of `qty` gets from the visible book without passing `limit`:
+    /// (filled qty, average price), (0.0, nan) when nothing ("buy" walks the asks).
+    #[pyo3(signature = (side, qty, limit=None))]
+    fn sweep(&self, side: &str, qty: f64, limit: Option<f64>) -> PyResult<(f64, f64)> {
+        Ok(self.inner.sweep(parse_side(side)?, qty, limit)?)
     }
 
     /// Messages per status, level updates applied, and diffs dropped from a full buffer.

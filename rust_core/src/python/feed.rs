@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::book::{PyOrderBook, message_bytes, status_name};
+use super::book::{PyOrderBook, as_floats, message_bytes, parse_side, status_name};
 use super::candles::{PyCandle, candles_of};
 use super::errors;
 use crate::candles::Timeframe;
@@ -133,6 +133,22 @@ impl PyFeed {
     /// A copy of the symbol's book as it is now.
     fn book(&self, symbol: &str) -> PyResult<PyOrderBook> {
         Ok(PyOrderBook::from_book(self.inner.market(symbol)?.book.clone()))
+    }
+
+    /// The symbol's best bid (price, qty) without copying its book; None when that side is empty.
+    fn best_bid(&self, symbol: &str) -> PyResult<Option<(f64, f64)>> {
+        Ok(as_floats(self.inner.market(symbol)?.book.best_bid()?))
+    }
+
+    /// The symbol's best ask (price, qty) without copying its book.
+    fn best_ask(&self, symbol: &str) -> PyResult<Option<(f64, f64)>> {
+        Ok(as_floats(self.inner.market(symbol)?.book.best_ask()?))
+    }
+
+    /// `OrderBook.sweep` on the symbol's book, without copying it.
+    #[pyo3(signature = (symbol, side, qty, limit=None))]
+    fn sweep(&self, symbol: &str, side: &str, qty: f64, limit: Option<f64>) -> PyResult<(f64, f64)> {
+        Ok(self.inner.market(symbol)?.book.sweep(parse_side(side)?, qty, limit)?)
     }
 
     /// Whether the symbol's book is in sync.
