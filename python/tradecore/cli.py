@@ -658,6 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--rotate", type=int, default=3600, help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_record)
+
+    from tradecore.trading_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

@@ -134,8 +134,18 @@ class DownloadError(TradecoreError):
         self.attempts = attempts
 
 
+class ConfigError(TradecoreError, ValueError):
+    """The bot's configuration file is unusable: ``problems`` lists each one with its key
+    (``risk.max_drawdown: …``); the bot did not start."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
 __all__ = [
     "BookNotSyncedError",
+    "ConfigError",
     "ConflictError",
     "DownloadError",
     "InvalidArgumentError",

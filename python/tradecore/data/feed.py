@@ -153,7 +153,8 @@ class LiveFeed:
     """A live feed of ``symbols`` on ``venue`` (``binance-spot``, ``binance-usdm``,
     ``binance-coinm`` or ``bybit``). ``ws_url`` / ``rest_url`` point it elsewhere (a local
     exchange: ``tradecore sim``). Closed bars go to ``on_candle`` (or pile up in ``candles``);
-    ``tap`` sees every raw frame and snapshot (the recorder uses it).
+    ``tap`` sees every raw frame and snapshot (the recorder uses it); ``on_flags`` gets the
+    core's flags and the receive time (ns) of each frame it took (the trading engine follows the books through it).
 
     Run it with ``await feed.run(duration=...)``, or as a task and :meth:`stop` it.
     """
@@ -171,6 +172,7 @@ class LiveFeed:
         backoff: Backoff = Backoff(),
         on_candle: OnCandle | None = None,
         tap: Tap | None = None,
+        on_flags: Callable[[int, int], None] | None = None,
         snapshot_limit: int = 1000,
         seed: int | None = None,
     ) -> None:
@@ -192,6 +194,7 @@ class LiveFeed:
         self.backoff = backoff
         self.on_candle = on_candle
         self.tap = tap
+        self.on_flags = on_flags
         self.snapshot_limit = snapshot_limit
         self.stats = FeedStats()
         self.candles: list[tuple[str, Candle]] = []
@@ -374,6 +377,8 @@ class LiveFeed:
                     kind = flags & Feed.KIND
                     symbol = self._symbols[flags >> Feed.SYMBOL_SHIFT] if Feed.CONTROL < kind < Feed.UNKNOWN_SYMBOL else None
                     tap(recv, frame, symbol)
+                if self.on_flags is not None:
+                    self.on_flags(flags, recv)
                 if flags & _ATTENTION:
                     self._attend(flags)
                 elif flags == Feed.CONTROL:

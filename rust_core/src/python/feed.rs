@@ -135,6 +135,11 @@ impl PyFeed {
         Ok(PyOrderBook::from_book(self.inner.market(symbol)?.book.clone()))
     }
 
+    /// Exchange time (ms) of the last message that changed the symbol's book.
+    fn event_time(&self, symbol: &str) -> PyResult<Option<i64>> {
+        Ok(self.inner.market(symbol)?.book.event_time_ms())
+    }
+
     /// The symbol's best bid (price, qty) without copying its book; None when that side is empty.
     fn best_bid(&self, symbol: &str) -> PyResult<Option<(f64, f64)>> {
         Ok(as_floats(self.inner.market(symbol)?.book.best_bid()?))

@@ -1,0 +1,258 @@
+"""A bot from a configuration: the engine built from its sections, fed by one of three sources —
+stored candles (a backtest), a recording (a backtest on the book), or a live feed (paper trading,
+against an exchange or ``tradecore sim``) — and the run's results and report.
+
+The recording source and the live feed drive the engine through the same :class:`FeedDriver`
+over the same Rust feed core, so a paper run and a backtest over one recording see the same
+events in the same order and make the same trades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from tradecore import recording
+from tradecore._core import Candle, Feed
+from tradecore.analysis.regime import RegimeDetector
+from tradecore.backtest.metrics import Metrics, compute_metrics
+from tradecore.backtest.montecarlo import MonteCarlo, monte_carlo
+from tradecore.backtest.report import write_report
+from tradecore.config import BotConfig
+from tradecore.data import validate
+from tradecore.engine import Engine, FeedBook, Observer
+from tradecore.errors import ConfigError, MessageError
+from tradecore.execution.paper import PaperBroker
+from tradecore.execution.portfolio import Portfolio
+from tradecore.execution.state import StateStore
+from tradecore.risk import RiskEngine
+from tradecore.strategy import create
+from tradecore.strategy.selector import Selector
+
+log = logging.getLogger("tradecore.bot")
+
+Columns = dict[str, npt.NDArray[Any]]
+
+
+def build_engine(config: BotConfig, *, fills_from: str, observer: Observer | None = None, resume: bool = True) -> Engine:
+    """The engine a configuration describes (with its state store when ``[bot] state`` is set)."""
+    strategies = [create(name, **params) for name, params in config.enabled_strategies().items()]
+    portfolio = Portfolio(config.bot.cash, quote=config.bot.quote)
+    broker = PaperBroker(portfolio, config.paper)
+    store = StateStore(config.bot.state) if config.bot.state else None
+    engine = Engine(
+        symbols=config.bot.symbols,
+        strategies=strategies,
+        selector=Selector(strategies, config.selector),
+        risk=RiskEngine(config.risk),
+        broker=broker,
+        portfolio=portfolio,
+        regime=lambda: RegimeDetector(config.regime),
+        regime_timeframe=config.regime.timeframe,
+        base=config.bot.base_timeframe,
+        fills_from=fills_from,
+        store=store,
+        observer=observer,
+    )
+    if resume and store is not None and engine.resume():
+        log.info("resuming from %s", config.bot.state)
+    return engine
+
+
+# --- sources ------------------------------------------------------------------------------------
+def read_candles(path: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Columns:
+    """A candles file (CSV/Parquet with a time column and open/high/low/close/volume) as
+    columns with ``time`` in UTC ms."""
+    table = validate.read_candle_file(Path(path))
+    time_column = next((c for c in validate.TIME_COLUMNS if c in table.column_names), None)
+    missing = [c for c in ("open", "high", "low", "close", "volume") if c not in table.column_names]
+    if time_column is None or missing:
+        raise ConfigError(f"{path}: needs a time column and open/high/low/close/volume; it has {', '.join(table.column_names)}")
+    t = table.column(time_column)
+    if pa.types.is_timestamp(t.type):
+        t = t.cast(pa.timestamp("ms")).cast(pa.int64())
+    cols: Columns = {"time": np.asarray(t.to_numpy(), dtype=np.int64)}
+    for name in ("open", "high", "low", "close", "volume"):
+        cols[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+    keep = np.ones(len(cols["time"]), dtype=bool)
+    if since_ms is not None:
+        keep &= cols["time"] >= since_ms
+    if until_ms is not None:
+        keep &= cols["time"] < until_ms
+    return {k: v[keep] for k, v in cols.items()}
+
+
+class FeedDriver:
+    """Follows a feed core for the engine: every synced book update goes to the broker's
+    matching, every closed base bar to the engine's bar step."""
+
+    def __init__(self, engine: Engine, core: Feed, symbols: Sequence[str]) -> None:
+        self.engine = engine
+        self.core = core
+        self.symbols = symbols  # the feed's own list (it grows with subscriptions)
+        self._books: dict[str, FeedBook] = {}
+
+    def on_flags(self, flags: int, recv_ns: int) -> None:
+        self.engine.event_started_ns = recv_ns  # tick-to-order latency counts from the frame's arrival
+        if flags & Feed.KIND != Feed.DEPTH:
+            return
+        symbol = self.symbols[flags >> Feed.SYMBOL_SHIFT]
+        if not self.core.synced(symbol):
+            return
+        t = self.core.event_time(symbol)
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = FeedBook(self.core, symbol)
+        if t is not None:
+            self.engine.on_book(symbol, t, book)
+
+    def on_candle(self, symbol: str, candle: Candle) -> None:
+        if candle.timeframe == self.engine.base and symbol in self.engine.bars:
+            self.engine.on_bar(symbol, candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
+
+
+def replay_recording(engine: Engine, path: str | Path, venue: str, *, close_delay_ms: int = 1000,
+                     progress: Callable[[int, int], None] | None = None) -> int:
+    """Drives the engine with a recording (book mode); returns the malformed lines skipped."""
+    symbols = list(engine.symbols)
+    core = Feed(venue, symbols, timeframes=[engine.base], close_delay_ms=close_delay_ms)
+    driver = FeedDriver(engine, core, symbols)
+    total = recording.size(path)
+    malformed = 0
+    for chunk in recording.chunks(path, on_progress=(lambda n: progress(n, total)) if progress else None):
+        for line in chunk.data.splitlines():
+            stamp, _, raw = line.partition(b" ")
+            if not raw:
+                continue
+            try:
+                recv = int(stamp)
+                arrived = time.time_ns()
+                if raw.startswith(b'{"stream"') or raw.startswith(b'{"topic"'):
+                    flags = core.on_frame(raw, recv)
+                else:  # a REST snapshot recorded in the stream
+                    core.apply_snapshot(symbols[0], raw, recv)
+                    continue
+            except (MessageError, ValueError) as exc:
+                malformed += 1
+                log.debug("skipped a bad recording line: %s", exc)
+                continue
+            driver.on_flags(flags, arrived)
+            if flags & Feed.CANDLES:
+                for symbol, candle in core.take_closed():
+                    driver.on_candle(symbol, candle)
+    return malformed
+
+
+async def run_live(engine: Engine, config: BotConfig, *, duration: float | None = None,
+                   on_connected: Callable[[], None] | None = None) -> Any:
+    """Paper-trades on a live feed (the venue, or ``tradecore sim`` via ``[data] ws_url``)."""
+    from tradecore.data.feed import LiveFeed
+
+    driver: FeedDriver | None = None
+
+    def on_candle(symbol: str, candle: Candle) -> None:
+        assert driver is not None
+        driver.on_candle(symbol, candle)
+
+    feed = LiveFeed(config.bot.venue, config.bot.symbols, timeframes=[engine.base], ws_url=config.data.ws_url,
+                    rest_url=config.data.rest_url, on_candle=on_candle)
+    driver = FeedDriver(engine, feed.core, feed.symbols)
+    feed.on_flags = driver.on_flags
+    if on_connected is not None:
+        async def announce() -> None:
+            await feed.connected.wait()
+            on_connected()
+        waiter = asyncio.ensure_future(announce())
+    stats = await feed.run(duration=duration)
+    if on_connected is not None:
+        waiter.cancel()
+    return stats
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """What a run did, measured."""
+
+    name: str
+    engine: Engine
+    metrics: Metrics
+    candles: Columns
+    seconds: float
+    events: int
+    monte_carlo: MonteCarlo | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def write_report(self, out: str | Path) -> tuple[Path, Path]:
+        t, equity = self.engine.curve.arrays()
+        markers = _pattern_markers(self.candles)
+        return write_report(
+            Path(out), self.name, candles=self.candles, trades=self.engine.trades, fills=self.engine.fills,
+            equity_time_ms=t, equity=equity, metrics=self.metrics, markers=markers,
+            monte_carlo=self.monte_carlo, title=self.meta.get("title", self.name), meta=self.meta,
+        )
+
+
+def _pattern_markers(candles: Mapping[str, npt.NDArray[Any]], limit: int = 400) -> list[tuple[int, str, int]]:
+    """The strongest accepted candlestick-pattern signals, for the chart."""
+    from tradecore import patterns
+
+    if len(candles.get("time", ())) < 20:
+        return []
+    signals = patterns.score(candles["open"], candles["high"], candles["low"], candles["close"], candles["volume"])
+    rows = [r for r in signals.to_pylist() if r.get("accepted")]
+    rows.sort(key=lambda r: -float(r.get("confidence", 0.0)))
+    t = candles["time"]
+    return [(int(t[r["bar"]]), str(r["pattern"]), 1 if int(r["direction"]) > 0 else -1) for r in rows[:limit]]
+
+
+def summarize(name: str, engine: Engine, config: BotConfig, candles: Columns, seconds: float, events: int,
+              meta: Mapping[str, Any]) -> RunResult:
+    t, equity = engine.curve.arrays()
+    if len(t) == 0:
+        t, equity = np.array([engine.now_ms], dtype=np.int64), np.array([config.bot.cash])
+    metrics = compute_metrics(t, equity, engine.trades, fees_paid=engine.portfolio.fees_paid)
+    mc = None
+    if config.report.monte_carlo_runs and len(engine.trades) >= 2:
+        mc = monte_carlo(engine.trades, config.bot.cash, runs=config.report.monte_carlo_runs, seed=config.report.seed)
+    return RunResult(name, engine, metrics, candles, seconds, events, mc, dict(meta))
+
+
+def backtest(config: BotConfig, *, progress: Callable[[int, int], None] | None = None,
+             observer: Observer | None = None, name: str = "backtest") -> RunResult:
+    """A backtest over ``[data] candles`` (one file per run: its bars are the first symbol's)
+    or ``[data] recording``."""
+    started = time.perf_counter()
+    if config.data.source == "candles":
+        assert config.data.candles is not None
+        engine = build_engine(config, fills_from="bars", observer=observer)
+        cols = read_candles(config.data.candles)
+        if len(config.bot.symbols) != 1:
+            raise ConfigError("a backtest on a candles file trades one symbol: set [bot] symbols to one symbol")
+        engine.preload(config.bot.symbols[0], cols)
+        engine.run_preloaded(progress)
+        events = len(cols["time"])
+    elif config.data.source == "recording":
+        assert config.data.recording is not None
+        engine = build_engine(config, fills_from="book", observer=observer)
+        replay_recording(engine, config.data.recording, config.bot.venue, progress=progress)
+        sym = config.bot.symbols[0]
+        bars = engine.bars[sym][engine.base]
+        cols = {k: np.asarray(getattr(bars, k)) for k in ("time", "open", "high", "low", "close", "volume")}
+        events = len(cols["time"])
+    else:
+        raise ConfigError("data.source: a backtest needs 'candles' or 'recording' (use `tradecore run` for 'live')")
+    engine.close_all()
+    seconds = time.perf_counter() - started
+    meta = {"title": f"{config.bot.name}: backtest", "strategies": list(config.enabled_strategies()),
+            "symbols": config.bot.symbols, "source": config.data.candles or config.data.recording}
+    return summarize(name, engine, config, cols, seconds, events, meta)

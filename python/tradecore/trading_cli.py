@@ -1,0 +1,146 @@
+"""The trading commands of the ``tradecore`` command line: ``demo``, ``backtest`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tradecore import config as bot_config
+from tradecore.bot import RunResult, backtest, build_engine, run_live
+from tradecore.engine import Decision
+from tradecore.errors import ConfigError
+from tradecore.execution.orders import Fill
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def bar_progress(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                    transient=True, disable=not err.is_terminal)
+
+
+def result_table(result: RunResult) -> Table:
+    """The metrics a trader reads first, as a table."""
+    m = result.metrics
+    table = Table(title=f"{result.name}: {result.events:,} bars in {result.seconds:.1f} s", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("total return", f"{m.total_return:+.2%}"),
+        ("CAGR", f"{m.cagr:+.2%}"),
+        ("Sharpe / Sortino / Calmar", f"{m.sharpe:.2f} / {m.sortino:.2f} / {m.calmar:.2f}"),
+        ("max drawdown", f"{m.max_drawdown:.2%}"),
+        ("trades", f"{m.trades:,}"),
+        ("win rate", f"{m.win_rate:.1%}"),
+        ("profit factor", f"{m.profit_factor:.2f}"),
+        ("expectancy", f"{m.expectancy:+,.2f}"),
+        ("exposure", f"{m.exposure:.1%}"),
+        ("fees paid", f"{m.fees_paid:,.2f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    config = bot_config.load(args.config)
+    with bar_progress(f"backtest [bold]{config.bot.name}[/]") as progress:
+        task = progress.add_task("", total=None)
+        result = backtest(config, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    html, js = result.write_report(args.out or config.report.out)
+    out.print(result_table(result))
+    out.print(f"report [bold]{html}[/] (and {js.name})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = bot_config.load(args.config)
+    if config.bot.live or args.live:
+        raise ConfigError(
+            "live trading is not available in this version: tradecore trades on paper only "
+            "(the guarded ccxt broker comes with the control and operations release)"
+        )
+    if config.data.source != "live":
+        out.print(f"[dim]data.source is {config.data.source!r}: running it as a backtest[/]")
+        return cmd_backtest(args)
+    fills: list[Fill] = []
+    decisions: list[Decision] = []
+
+    def observe(kind: str, payload: Any) -> None:
+        if kind == "fill":
+            fills.append(payload)
+            out.print(f"fill  {payload.symbol} {payload.side} {payload.qty:.6g} @ {payload.price:,.2f} ({payload.reason})")
+        elif kind == "decision":
+            decisions.append(payload)
+
+    engine = build_engine(config, fills_from="book", observer=observe)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(run_live(engine, config, duration=args.duration or config.data.duration_s))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    engine.close_all("stopped")
+    out.print(f"ran {time.perf_counter() - started:.0f} s: {len(decisions)} decision(s), {len(fills)} fill(s), "
+              f"equity {engine.portfolio.equity():,.2f} {config.bot.quote}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tradecore.demo import run_demo
+
+    run_demo(Path(args.out), speed=args.speed, console=out, progress_console=err)
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    p = commands.add_parser(
+        "demo",
+        help="the whole pipeline on real market data shipped with tradecore, no network needed",
+        description="Backtests the strategy set on a month of real 1m BTC perpetual bars, then paper-trades a "
+        "real Binance USD-M recording served by the local exchange: websocket feed → order book → candles → "
+        "patterns → strategies → risk → paper fills on the live book. Writes HTML and JSON reports.",
+    )
+    p.add_argument("--out", default="tradecore-demo", help="directory for the reports (default: ./tradecore-demo)")
+    p.add_argument("--speed", type=float, default=0.0,
+                   help="pace of the paper session: 0 = as fast as the bot reads (default), N = N× real time")
+    p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser(
+        "backtest",
+        help="backtest a configuration on stored candles or a recording, with an HTML/JSON report",
+        description="Runs the engine of the configuration over [data] candles (or a recording) and writes "
+        "the report (equity, drawdown, candles with trades and patterns, metrics, Monte Carlo).",
+    )
+    p.add_argument("--config", required=True, help="TOML configuration")
+    p.add_argument("--out", help="report directory (default: [report] out)")
+    p.set_defaults(run=cmd_backtest)
+
+    p = commands.add_parser(
+        "run",
+        help="run a bot from a configuration: paper trading on a live feed (or a local exchange)",
+        description="Connects to [data] ws_url/rest_url (the venue's, or tradecore sim's) and paper-trades "
+        "the configuration until --duration or Ctrl-C. Live trading must be enabled explicitly and is not "
+        "available in this version.",
+    )
+    p.add_argument("--config", required=True, help="TOML configuration")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--live", action="store_true", help="trade real money (refused in this version)")
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.set_defaults(run=cmd_run)
