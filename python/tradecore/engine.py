@@ -19,6 +19,7 @@ complete event: nothing twice, nothing lost.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -36,7 +37,7 @@ from tradecore.execution.paper import BookLike, PaperBroker
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
 from tradecore.patterns import timeframe_seconds
-from tradecore.risk import Account, RiskEngine
+from tradecore.risk import Account, ExitPlan, RiskEngine
 from tradecore.strategy.base import Context, Signal, Strategy
 from tradecore.strategy.selector import Selector
 
@@ -166,6 +167,7 @@ class Engine:
         broker.on_fill = self._on_fill
         broker.on_order = self._on_order
         self._dirty_orders: dict[str, Order] = {}
+        self._plans: dict[str, ExitPlan] = {}  # entry order id → its exit plan, booked as it fills
         self._new_fills: list[Fill] = []
 
     # --- inputs -----------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class Engine:
             return
         for leg in legs:
             self.broker.submit(leg, now_ms)
-        self.risk.on_entry(signal.symbol, plan, decision.qty, now_ms)
+        self._plans[submitted.id] = plan
 
     def _close_position(self, symbol: str, now_ms: int, reason: str) -> None:
         position = self.portfolio.position(symbol)
@@ -382,6 +384,11 @@ class Engine:
 
     # --- broker callbacks ------------------------------------------------------------------------
     def _on_fill(self, fill: Fill, order: Order) -> None:
+        plan = self._plans.get(order.id)
+        if plan is not None:  # an entry: its risk counts from now on
+            self.risk.on_entry(fill.symbol, plan, fill.qty, fill.ts_ms, strategy=order.strategy)
+            if not order.active:
+                del self._plans[order.id]
         self.fills.append(fill)
         self._new_fills.append(fill)
         trades: list[Trade] = self.portfolio.apply(fill, strategy=order.strategy)
@@ -397,6 +404,8 @@ class Engine:
 
     def _on_order(self, order: Order) -> None:
         self._dirty_orders[order.id] = order
+        if not order.active:
+            self._plans.pop(order.id, None)
 
     # --- state ------------------------------------------------------------------------------------
     def _transaction(self, cursor_ms: int | None) -> _Transaction:
@@ -421,7 +430,7 @@ class Engine:
                 store.save_portfolio(self.portfolio.to_state())
             store.set_meta("cursor_ms", str(self.cursor_ms))
             store.set_meta("next_id", str(self.broker.next_id))
-            store.set_meta("risk", self.risk.to_state())
+            store.set_meta("risk", json.dumps(self.risk.to_state()))
         self._dirty_orders.clear()
         self._new_fills.clear()
 
@@ -444,7 +453,7 @@ class Engine:
             self.portfolio.trades = restored.trades
         self.broker.restore([o for o in saved.orders if o.active], int(saved.meta.get("next_id", "0")))
         if "risk" in saved.meta:
-            self.risk.restore(saved.meta["risk"])
+            self.risk.restore(json.loads(saved.meta["risk"]))
         self.fills = list(saved.fills)
         log.info("resumed at %d with %d open orders", self.cursor_ms, len(self.broker.orders()))
         return True

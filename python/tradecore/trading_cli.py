@@ -39,7 +39,7 @@ def result_table(result: RunResult) -> Table:
         ("CAGR", f"{m.cagr:+.2%}"),
         ("Sharpe / Sortino / Calmar", f"{m.sharpe:.2f} / {m.sortino:.2f} / {m.calmar:.2f}"),
         ("max drawdown", f"{m.max_drawdown:.2%}"),
-        ("trades", f"{m.trades:,}"),
+        ("trades", f"{m.n_trades:,}"),
         ("win rate", f"{m.win_rate:.1%}"),
         ("profit factor", f"{m.profit_factor:.2f}"),
         ("expectancy", f"{m.expectancy:+,.2f}"),

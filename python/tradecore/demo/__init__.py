@@ -77,8 +77,10 @@ timeframe = "5s"
 
 [risk]
 reference_symbol = "BTCUSDT"
-min_seconds_between_trades = 10
-time_exit_s = 60
+min_trade_spacing_s = 10
+
+[risk.exits]
+time_exit_s = 120
 
 [paper.slippage]
 model = "book"
