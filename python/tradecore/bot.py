@@ -31,7 +31,6 @@ from tradecore.config import BotConfig
 from tradecore.data import validate
 from tradecore.engine import Engine, FeedBook, Observer
 from tradecore.errors import ConfigError, MessageError
-from tradecore.execution.paper import PaperBroker
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
 from tradecore.risk import RiskEngine
@@ -47,15 +46,14 @@ def build_engine(config: BotConfig, *, fills_from: str, observer: Observer | Non
     """The engine a configuration describes (with its state store when ``[bot] state`` is set)."""
     strategies = [create(name, **params) for name, params in config.enabled_strategies().items()]
     portfolio = Portfolio(config.bot.cash, quote=config.bot.quote)
-    broker = PaperBroker(portfolio, config.paper)
     store = StateStore(config.bot.state) if config.bot.state else None
     engine = Engine(
         symbols=config.bot.symbols,
         strategies=strategies,
         selector=Selector(strategies, config.selector),
         risk=RiskEngine(config.risk),
-        broker=broker,
         portfolio=portfolio,
+        paper=config.paper,
         regime=lambda: RegimeDetector(config.regime),
         regime_timeframe=config.regime.timeframe,
         base=config.bot.base_timeframe,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -531,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tradecore", description="A crypto trading core: order books, candles and candlestick patterns from exchange data."
     )
     parser.add_argument("--version", action="version", version=f"tradecore {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more: -v what the bot decides and why, -vv everything")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser(
@@ -665,8 +668,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _logging(verbose: int) -> None:
+    """Warnings by default, on stderr; -v adds the bot's decisions, -vv debugging detail."""
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = RichHandler(console=err, show_path=False, log_time_format="%H:%M:%S")
+    logging.basicConfig(level=level, format="%(name)s: %(message)s", handlers=[handler], force=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _logging(args.verbose)
     try:
         code: int = args.run(args)
     except (TradecoreError, OSError, pa.ArrowException) as exc:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tradecore._core import VENUES
 from tradecore.analysis.regime import RegimeConfig
 from tradecore.errors import ConfigError
-from tradecore.execution.paper import PaperConfig
+from tradecore.execution.models import PaperConfig
 from tradecore.risk import RiskConfig
 from tradecore.strategy import STRATEGIES
 from tradecore.strategy.selector import SelectorConfig

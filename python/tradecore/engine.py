@@ -19,7 +19,6 @@ complete event: nothing twice, nothing lost.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -33,6 +32,7 @@ import numpy.typing as npt
 from tradecore.analysis.regime import Regime, RegimeDetector
 from tradecore.analysis.series import BarBuilder, Bars
 from tradecore.execution.orders import Fill, Order, OrderStatus, OrderType, Position, Side, Trade
+from tradecore.execution.models import PaperConfig
 from tradecore.execution.paper import BookLike, PaperBroker
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
@@ -121,8 +121,8 @@ class Engine:
         strategies: Sequence[Strategy],
         selector: Selector,
         risk: RiskEngine,
-        broker: PaperBroker,
         portfolio: Portfolio,
+        paper: PaperConfig | None = None,
         regime: Callable[[], RegimeDetector],
         regime_timeframe: str = "1h",
         base: str = "1m",
@@ -136,8 +136,8 @@ class Engine:
         self.strategies = list(strategies)
         self.selector = selector
         self.risk = risk
-        self.broker = broker
         self.portfolio = portfolio
+        self.broker = PaperBroker(portfolio, paper, on_fill=self._on_fill, on_order=self._on_order)
         self.base = base
         self.base_ms = timeframe_seconds(base) * 1000
         self.fills_from = fills_from
@@ -164,10 +164,9 @@ class Engine:
         self.order_latency_ns: list[int] = []  # frame arrival → order submitted (tick-to-order), ns
         self.event_started_ns = 0  # wall clock (time.time_ns) when the current event arrived; 0: not measured
         self._preloaded = False
-        broker.on_fill = self._on_fill
-        broker.on_order = self._on_order
         self._dirty_orders: dict[str, Order] = {}
-        self._plans: dict[str, ExitPlan] = {}  # entry order id → its exit plan, booked as it fills
+        self._plans: dict[str, ExitPlan] = {}
+        self._trades_seen = 0  # entry order id → its exit plan, booked as it fills
         self._new_fills: list[Fill] = []
 
     # --- inputs -----------------------------------------------------------------------------
@@ -280,7 +279,8 @@ class Engine:
         active = [s for s in self.selector.active(regime) if s.timeframe in closed]
         if not active:
             return
-        ctx = Context(symbol, now_ms, self.bars[symbol], regime, self.portfolio.position(symbol), self.portfolio.equity())
+        ctx = Context(symbol, now_ms, self.bars[symbol], regime, self.portfolio.position(symbol), self.portfolio.equity(),
+                      {"position_strategy": self.portfolio.opened_by(symbol)})
         signals: list[Signal] = []
         for strategy in active:
             signals.extend(strategy.on_bar(ctx))
@@ -327,25 +327,25 @@ class Engine:
         entry = self.broker.new_order(
             symbol=signal.symbol, side=signal.side,
             type=OrderType.MARKET if signal.limit_price is None else OrderType.LIMIT,
-            qty=decision.qty, price=signal.limit_price, created_ms=now_ms,
+            qty=decision.qty, price=signal.limit_price, now_ms=now_ms,
             strategy=signal.strategy, reason=f"{signal.strategy} entry: {signal.reason}",
         )
         group = f"exit-{entry.id}"
         legs = [self.broker.new_order(
             symbol=signal.symbol, side=signal.side.opposite, type=OrderType.STOP, qty=decision.qty,
-            stop_price=plan.stop, created_ms=now_ms, reduce_only=True, oco_group=group, parent_id=entry.id,
+            stop_price=plan.stop, now_ms=now_ms, reduce_only=True, oco_group=group, parent_id=entry.id,
             strategy=signal.strategy, reason="stop-loss",
         )]
         if plan.take_profit is not None:
             legs.append(self.broker.new_order(
                 symbol=signal.symbol, side=signal.side.opposite, type=OrderType.LIMIT, qty=decision.qty,
-                price=plan.take_profit, created_ms=now_ms, reduce_only=True, oco_group=group, parent_id=entry.id,
+                price=plan.take_profit, now_ms=now_ms, reduce_only=True, oco_group=group, parent_id=entry.id,
                 strategy=signal.strategy, reason="take-profit",
             ))
         if plan.trail is not None:
             legs.append(self.broker.new_order(
                 symbol=signal.symbol, side=signal.side.opposite, type=OrderType.TRAILING_STOP, qty=decision.qty,
-                trail=plan.trail, activation_price=plan.trail_activation, created_ms=now_ms, reduce_only=True,
+                trail=plan.trail, activation_price=plan.trail_activation, now_ms=now_ms, reduce_only=True,
                 oco_group=group, parent_id=entry.id, strategy=signal.strategy, reason="trailing stop",
             ))
         submitted = self.broker.submit(entry, now_ms)
@@ -366,7 +366,7 @@ class Engine:
             return
         side = Side.SELL if position.qty > 0 else Side.BUY
         order = self.broker.new_order(symbol=symbol, side=side, type=OrderType.MARKET, qty=abs(position.qty),
-                                      created_ms=now_ms, reduce_only=True, reason=reason)
+                                      now_ms=now_ms, reduce_only=True, reason=reason)
         self.broker.submit(order, now_ms)
 
     def kill(self, reason: str, *, flatten: bool | None = None) -> None:
@@ -391,8 +391,11 @@ class Engine:
                 del self._plans[order.id]
         self.fills.append(fill)
         self._new_fills.append(fill)
-        trades: list[Trade] = self.portfolio.apply(fill, strategy=order.strategy)
-        for trade in trades:
+        # The broker booked the fill into the portfolio already; round trips it closed are new here.
+        closed = self.portfolio.trades[self._trades_seen:]
+        self._trades_seen = len(self.portfolio.trades)
+        trade: Trade
+        for trade in closed:
             self.risk.on_trade_closed(trade)
             self._notify("trade", trade)
         if self.portfolio.position(fill.symbol) is None:
@@ -428,9 +431,9 @@ class Engine:
                 store.save_fill(fill)
             if self._new_fills:
                 store.save_portfolio(self.portfolio.to_state())
-            store.set_meta("cursor_ms", str(self.cursor_ms))
-            store.set_meta("next_id", str(self.broker.next_id))
-            store.set_meta("risk", json.dumps(self.risk.to_state()))
+            store.set_meta("cursor_ms", self.cursor_ms)
+            store.set_meta("next_id", self.broker.next_id)
+            store.set_meta("risk", self.risk.to_state())
         self._dirty_orders.clear()
         self._new_fills.clear()
 
@@ -446,14 +449,11 @@ class Engine:
             return False
         self.cursor_ms = int(cursor)
         if saved.portfolio is not None:
-            restored = Portfolio.from_state(saved.portfolio)
-            self.portfolio.cash = restored.cash
-            self.portfolio.positions = restored.positions
-            self.portfolio.fees_paid = restored.fees_paid
-            self.portfolio.trades = restored.trades
-        self.broker.restore([o for o in saved.orders if o.active], int(saved.meta.get("next_id", "0")))
+            self.portfolio = self.broker.portfolio = Portfolio.from_state(saved.portfolio)
+            self._trades_seen = len(self.portfolio.trades)
+        self.broker.restore([o for o in saved.orders if o.active], int(saved.meta.get("next_id", 0)))
         if "risk" in saved.meta:
-            self.risk.restore(json.loads(saved.meta["risk"]))
+            self.risk.restore(saved.meta["risk"])
         self.fills = list(saved.fills)
         log.info("resumed at %d with %d open orders", self.cursor_ms, len(self.broker.orders()))
         return True

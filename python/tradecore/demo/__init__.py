@@ -68,19 +68,41 @@ rest_url = "{rest_url}"
 
 [regime]
 timeframe = "5s"
+confirm_bars = 2
+ema_fast = 8
+ema_slow = 20
+range_bars = 10
+
+[selector]
+unknown = {{ mean_reversion = 1.0, pattern = 0.9, breakout = 0.8 }}
+ranging = {{ mean_reversion = 1.0, pattern = 0.9 }}
+trending_up = {{ pattern = 1.0, breakout = 0.9 }}
+trending_down = {{ pattern = 1.0, breakout = 0.9 }}
+volatile = {{ mean_reversion = 0.8, pattern = 0.8 }}
+breakout = {{ breakout = 1.0, pattern = 0.8 }}
 
 [strategies.mean_reversion]
 timeframe = "1s"
+chop_min = 45
+allow_short = true
 
 [strategies.pattern]
 timeframe = "5s"
+confirm_timeframes = ["15s"]
+min_bars = 10
+allow_short = true
+
+[strategies.breakout]
+timeframe = "5s"
+min_break = 0.0005
+allow_short = true
 
 [risk]
 reference_symbol = "BTCUSDT"
-min_trade_spacing_s = 10
+min_trade_spacing_s = 5
 
 [risk.exits]
-time_exit_s = 120
+time_exit_s = 60
 
 [paper.slippage]
 model = "book"

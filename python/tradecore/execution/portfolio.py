@@ -105,6 +105,11 @@ class Portfolio:
         pos = self.positions.get(symbol)
         return None if pos is None or pos.flat else pos
 
+    def opened_by(self, symbol: str) -> str:
+        """The strategy that opened ``symbol``'s current position ("" when flat or unknown)."""
+        opening = self._open.get(symbol)
+        return opening.strategy if opening is not None and self.position(symbol) is not None else ""
+
     def equity(self) -> float:
         return self.cash + sum(p.qty * self._mark(p) for p in self.positions.values() if not p.flat)
 

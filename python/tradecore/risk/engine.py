@@ -278,7 +278,7 @@ class RiskEngine:
         self._advance(time_ms)
         after = self.breaker
         if after is not before:
-            log.warning("market breaker %s → %s (%s)", before.name, after.name, self._reference_words())
+            log.info("market breaker %s → %s (%s)", before.name, after.name, self._reference_words())
 
     def on_equity(self, now_ms: int, equity: float) -> None:
         """Equity now: the UTC day's first observation is its start; daily loss and drawdown
