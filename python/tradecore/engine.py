@@ -234,6 +234,7 @@ class Engine:
             closed = self._add_bar(symbol, t, o, h, lo, c, v, preloaded_index)
             if resuming:
                 self._update_regime(symbol, closed)
+                self._rebuild(symbol, closed, close_ms)
                 return
             self.portfolio.mark(symbol, c)
             equity = self.portfolio.equity()
@@ -290,6 +291,16 @@ class Engine:
         atr = self._atr(symbol)
         for signal in self.selector.resolve(signals, regime):
             self._act(signal, price, atr, now_ms)
+
+    def _rebuild(self, symbol: str, closed: Sequence[str], now_ms: int) -> None:
+        """Catching up after a restart: the strategies see the bars again (their few pieces of
+        state derive from bars, e.g. the grid of the current drop) and what they say is dropped —
+        those decisions were taken before the restart and their orders are in the store."""
+        regime = self.regimes[symbol]
+        ctx = Context(symbol, now_ms, self.bars[symbol], regime, None, self.portfolio.equity())
+        for strategy in self.selector.active(regime):
+            if strategy.timeframe in closed:
+                strategy.on_bar(ctx)
 
     def _atr(self, symbol: str) -> float | None:
         bars = self.bars[symbol][self.regime_timeframe]
@@ -431,6 +442,8 @@ class Engine:
                 store.save_fill(fill)
             if self._new_fills:
                 store.save_portfolio(self.portfolio.to_state())
+            if cursor_ms is not None:
+                store.add_equity(cursor_ms, self.portfolio.equity())
             store.set_meta("cursor_ms", self.cursor_ms)
             store.set_meta("next_id", self.broker.next_id)
             store.set_meta("risk", self.risk.to_state())
@@ -455,6 +468,8 @@ class Engine:
         if "risk" in saved.meta:
             self.risk.restore(saved.meta["risk"])
         self.fills = list(saved.fills)
+        for t, value in self.store.equity_curve():
+            self.curve.add(t, value)
         log.info("resumed at %d with %d open orders", self.cursor_ms, len(self.broker.orders()))
         return True
 
