@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tradecore.backtest import (
     Metrics,
-    compute_metrics,
+    compute_metrics as compute_metrics_of_run,
     monte_carlo,
     walk_forward,
     window_ranges,
@@ -31,6 +31,9 @@ from tradecore.backtest.montecarlo import trade_returns
 from tradecore.backtest.report import downsample_candles, downsample_curve
 from tradecore.errors import InvalidArgumentError
 from tradecore.execution.orders import Fill, Liquidity, Side, Trade
+
+# The curves here span minutes; the hand-checked ratios are annualised anyway.
+compute_metrics = functools.partial(compute_metrics_of_run, min_annualised_ms=0)
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -515,3 +518,12 @@ def test_candles_missing_a_column_are_refused(tmp_path: Path) -> None:
     m = compute_metrics(c["time"], np.full(10, 1.0), [], fees_paid=0.0)
     with pytest.raises(InvalidArgumentError, match="volume"):
         write_report(tmp_path, "x", candles=c, trades=[], fills=[], equity_time_ms=c["time"], equity=np.full(10, 1.0), metrics=m)
+
+
+def test_runs_shorter_than_a_day_get_no_annualised_figures() -> None:
+    t = np.arange(10, dtype=np.int64) * 60_000
+    m = compute_metrics_of_run(t, np.linspace(100, 101, 10), [], fees_paid=0.0)
+    assert math.isnan(m.cagr) and math.isnan(m.sharpe) and math.isnan(m.sortino) and math.isnan(m.calmar)
+    assert m.total_return == pytest.approx(0.01)
+    day = compute_metrics_of_run(t * 1440, np.linspace(100, 101, 10), [], fees_paid=0.0)
+    assert math.isfinite(day.cagr) and math.isfinite(day.sharpe)

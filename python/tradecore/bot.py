@@ -10,6 +10,7 @@ events in the same order and make the same trades.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from tradecore._core import Candle, Feed
 from tradecore.analysis.regime import RegimeDetector
 from tradecore.backtest.metrics import Metrics, compute_metrics
 from tradecore.backtest.montecarlo import MonteCarlo, monte_carlo
+from tradecore.backtest.walkforward import WalkForward, walk_forward
 from tradecore.backtest.report import write_report
 from tradecore.config import BotConfig
 from tradecore.data import validate
@@ -189,6 +191,7 @@ class RunResult:
     events: int
     monte_carlo: MonteCarlo | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    walk_forward: WalkForward | None = None
 
     def write_report(self, out: str | Path) -> tuple[Path, Path]:
         t, equity = self.engine.curve.arrays()
@@ -196,7 +199,7 @@ class RunResult:
         return write_report(
             Path(out), self.name, candles=self.candles, trades=self.engine.trades, fills=self.engine.fills,
             equity_time_ms=t, equity=equity, metrics=self.metrics, markers=markers,
-            monte_carlo=self.monte_carlo, title=self.meta.get("title", self.name), meta=self.meta,
+            monte_carlo=self.monte_carlo, walk_forward=self.walk_forward, title=self.meta.get("title", self.name), meta=self.meta,
         )
 
 
@@ -254,3 +257,64 @@ def backtest(config: BotConfig, *, progress: Callable[[int, int], None] | None =
     meta = {"title": f"{config.bot.name}: backtest", "strategies": list(config.enabled_strategies()),
             "symbols": config.bot.symbols, "source": config.data.candles or config.data.recording}
     return summarize(name, engine, config, cols, seconds, events, meta)
+
+
+# --- walk-forward ---------------------------------------------------------------------------------
+def with_params(config: BotConfig, params: Mapping[str, Any]) -> BotConfig:
+    """``config`` with ``"section.name"`` overrides: a strategy's name (``"trend.adx_min"``) or
+    ``risk``, ``regime``, ``paper``, ``selector``."""
+    data = config.model_dump(mode="json")
+    for key, value in params.items():
+        section, _, name = key.partition(".")
+        if not name:
+            raise ConfigError(f"walk_forward.grid: {key!r} must look like 'strategy.parameter' or 'risk.parameter'")
+        if section in data["strategies"]:
+            data["strategies"][section][name] = value
+        elif section in ("risk", "regime", "paper", "selector"):
+            data[section][name] = value
+        else:
+            raise ConfigError(f"walk_forward.grid: {key!r}: {section!r} is neither an enabled strategy nor risk/regime/paper/selector")
+    try:
+        return BotConfig.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"walk_forward.grid: {exc}") from None
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_candles(path: str) -> Columns:
+    return read_candles(path)
+
+
+def run_window(config_json: str, params: Mapping[str, Any], start: int, end: int) -> Metrics:
+    """Backtests bars ``start`` ≤ i < ``end`` of the configuration's candles with ``params``;
+    the bars before ``start`` only warm the indicators up (no trading). Module-level, so a
+    process pool can run it."""
+    config = with_params(BotConfig.model_validate_json(config_json), params)
+    assert config.data.candles is not None
+    cols = _cached_candles(config.data.candles)
+    engine = build_engine(config.model_copy(update={"bot": config.bot.model_copy(update={"state": None})}),
+                          fills_from="bars", resume=False)
+    engine.preload(config.bot.symbols[0], {k: v[:end] for k, v in cols.items()})
+    if start > 0:
+        engine.cursor_ms = int(cols["time"][start - 1]) + engine.base_ms  # warm-up: replayed, not traded
+    engine.run_preloaded()
+    engine.close_all()
+    t, equity = engine.curve.arrays()
+    if len(t) < 2:
+        t = np.array([int(cols["time"][start]), int(cols["time"][end - 1]) + engine.base_ms], dtype=np.int64)
+        equity = np.array([config.bot.cash, config.bot.cash])
+    return compute_metrics(t, equity, engine.trades, fees_paid=engine.portfolio.fees_paid)
+
+
+def optimise(config: BotConfig, *, workers: int = 2) -> WalkForward:
+    """Walk-forward optimisation of ``[walk_forward] grid`` over the configuration's candles."""
+    wf = config.walk_forward
+    if config.data.source != "candles" or config.data.candles is None:
+        raise ConfigError("walk-forward runs on candles: set [data] source = 'candles'")
+    if not wf.grid:
+        raise ConfigError('walk_forward.grid is empty: give parameters to try, e.g. "trend.adx_min" = [20, 25, 30]')
+    with_params(config, {k: v[0] for k, v in wf.grid.items()})  # every key names something real
+    n = len(read_candles(config.data.candles)["time"])
+    run = functools.partial(run_window, config.model_dump_json())
+    return walk_forward(n, train=wf.train_bars, test=wf.test_bars, grid=wf.grid, run=run,
+                        objective=wf.objective, workers=workers)

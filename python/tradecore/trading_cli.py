@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import time
 from pathlib import Path
@@ -31,13 +32,17 @@ def bar_progress(label: str) -> Progress:
 def result_table(result: RunResult) -> Table:
     """The metrics a trader reads first, as a table."""
     m = result.metrics
+
+    def annual(value: float, spec: str) -> str:
+        return "n/a" if math.isnan(value) else format(value, spec)
+
     table = Table(title=f"{result.name}: {result.events:,} bars in {result.seconds:.1f} s", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
         ("total return", f"{m.total_return:+.2%}"),
-        ("CAGR", f"{m.cagr:+.2%}"),
-        ("Sharpe / Sortino / Calmar", f"{m.sharpe:.2f} / {m.sortino:.2f} / {m.calmar:.2f}"),
+        ("CAGR", annual(m.cagr, "+.2%")),
+        ("Sharpe / Sortino / Calmar", " / ".join(annual(x, ".2f") for x in (m.sharpe, m.sortino, m.calmar))),
         ("max drawdown", f"{m.max_drawdown:.2%}"),
         ("trades", f"{m.n_trades:,}"),
         ("win rate", f"{m.win_rate:.1%}"),
@@ -51,11 +56,30 @@ def result_table(result: RunResult) -> Table:
     return table
 
 
+def walk_forward_table(result: RunResult) -> Table:
+    wf = result.walk_forward
+    assert wf is not None
+    table = Table(title=f"walk-forward ({wf.objective})", title_justify="left")
+    for column in ("window", "chosen", "in-sample", "out-of-sample", "OOS return"):
+        table.add_column(column, justify="left" if column == "chosen" else "right")
+    for w in wf.windows:
+        chosen = ", ".join(f"{k}={v}" for k, v in w.params.items())
+        table.add_row(str(w.index), chosen, f"{w.in_sample_score:.2f}", f"{w.out_of_sample_score:.2f}",
+                      f"{w.out_of_sample.total_return:+.2%}")
+    return table
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     config = bot_config.load(args.config)
     with bar_progress(f"backtest [bold]{config.bot.name}[/]") as progress:
         task = progress.add_task("", total=None)
         result = backtest(config, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if args.walk_forward:
+        from tradecore.bot import optimise
+
+        with err.status("walk-forward optimisation"):
+            result.walk_forward = optimise(config, workers=args.workers)
+        out.print(walk_forward_table(result))
     html, js = result.write_report(args.out or config.report.out)
     out.print(result_table(result))
     out.print(f"report [bold]{html}[/] (and {js.name})")
@@ -130,6 +154,9 @@ def add_commands(commands: Any) -> None:
     )
     p.add_argument("--config", required=True, help="TOML configuration")
     p.add_argument("--out", help="report directory (default: [report] out)")
+    p.add_argument("--walk-forward", action="store_true",
+                   help="also run the walk-forward optimisation of [walk_forward] grid (rolling train/test windows)")
+    p.add_argument("--workers", type=int, default=2, help="processes for the walk-forward runs (default 2)")
     p.set_defaults(run=cmd_backtest)
 
     p = commands.add_parser(

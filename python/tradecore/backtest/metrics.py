@@ -12,6 +12,8 @@ Conventions (the usual ones, stated so the numbers can be checked by hand):
   negative.
 - CAGR = (end / start) ^ (1 / years) − 1, years = the curve's span / 365 days: over spans much
   shorter than a year it is an extrapolation, not a forecast. Calmar = CAGR / max drawdown.
+- Annualised figures (CAGR, Sharpe, Sortino, Calmar) are NaN for a curve spanning less than
+  ``min_annualised_ms`` (default one day): a few minutes scaled to a year say nothing.
 - Max drawdown is the deepest fall from a running peak as a fraction of that peak (0.25 = 25 %
   below); its duration runs from that peak to the first sample back at or above it, or to the end
   of the curve when equity never recovers.
@@ -82,10 +84,12 @@ def compute_metrics(
     fees_paid: float,
     exposure: float | None = None,
     periods_per_year: float | None = None,
+    min_annualised_ms: int = 86_400_000,
 ) -> Metrics:
     """Scores an equity curve (times strictly increasing, UTC ms) and its round trips; see the
     module's docstring for the conventions. ``exposure`` overrides the one computed from the
-    trades' entry and exit times; ``periods_per_year`` the one inferred from the sampling step."""
+    trades' entry and exit times; ``periods_per_year`` the one inferred from the sampling step;
+    curves shorter than ``min_annualised_ms`` get NaN annualised figures."""
     t = np.asarray(equity_time_ms, dtype=np.int64)
     e = np.asarray(equity, dtype=np.float64)
     _check_curve(t, e)
@@ -106,6 +110,9 @@ def compute_metrics(
     pnl = np.array([tr.pnl for tr in trades], dtype=np.float64)
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     gross_profit, gross_loss = float(wins.sum()), float(-losses.sum())
+    sharpe, sortino, calmar = _sharpe(r, ppy), _sortino(r, ppy), _ratio(cagr, max_dd)
+    if span_ms < min_annualised_ms:
+        cagr = sharpe = sortino = calmar = math.nan
     return Metrics(
         start_ms=int(t[0]),
         end_ms=int(t[-1]),
@@ -113,9 +120,9 @@ def compute_metrics(
         end_equity=end,
         total_return=total_return,
         cagr=cagr,
-        sharpe=_sharpe(r, ppy),
-        sortino=_sortino(r, ppy),
-        calmar=_ratio(cagr, max_dd),
+        sharpe=sharpe,
+        sortino=sortino,
+        calmar=calmar,
         max_drawdown=max_dd,
         max_drawdown_duration_ms=dd_duration,
         n_trades=len(pnl),
