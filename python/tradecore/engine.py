@@ -36,6 +36,7 @@ from tradecore.execution.models import PaperConfig
 from tradecore.execution.paper import BookLike, PaperBroker
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
+from tradecore.errors import InvalidBarError
 from tradecore.patterns import timeframe_seconds
 from tradecore.risk import Account, ExitPlan, RiskEngine
 from tradecore.strategy.base import Context, Signal, Strategy
@@ -177,6 +178,7 @@ class Engine:
         from tradecore.analysis.series import resample
 
         cols = {k: np.asarray(v) for k, v in columns.items()}
+        check_bars(symbol, cols)
         self.bars[symbol][self.base] = Bars.preload(self.base, *(cols[k] for k in ("time", "open", "high", "low", "close", "volume")))
         for tf in self.timeframes:
             if tf != self.base:
@@ -213,6 +215,9 @@ class Engine:
 
     def on_bar(self, symbol: str, time_ms: int, o: float, h: float, lo: float, c: float, v: float) -> None:
         """A closed base-timeframe bar (paper, live, recordings)."""
+        if not (0 < lo <= min(o, c) and max(o, c) <= h < math.inf and 0 <= v < math.inf):
+            raise InvalidBarError(f"{symbol} bar at {time_ms}: open/high/low/close must be positive with the high and "
+                                  f"low enclosing open and close, volume >= 0 (o={o} h={h} l={lo} c={c} v={v})")
         self._bar(symbol, time_ms, o, h, lo, c, v, preloaded_index=None)
 
     def on_book(self, symbol: str, now_ms: int, book: BookLike) -> None:
@@ -229,7 +234,7 @@ class Engine:
         self.now_ms = max(self.now_ms, close_ms)
         resuming = close_ms <= self.cursor_ms
         with self._transaction(None if resuming else close_ms):
-            if self.fills_from == "bars" and not resuming:
+            if self.fills_from == "bars" and not resuming and self.broker.orders(symbol):
                 self.broker.on_bar(symbol, t, self.base_ms, o, h, lo, c, v)
             closed = self._add_bar(symbol, t, o, h, lo, c, v, preloaded_index)
             if resuming:
@@ -505,6 +510,26 @@ class _Transaction:
     def __exit__(self, kind: object, *_: object) -> None:
         if kind is None:
             self._engine._flush(self._cursor)  # noqa: SLF001
+
+
+def check_bars(symbol: str, cols: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Refuses a history with a bar the engine cannot trade on, naming the first one."""
+    missing = [k for k in ("time", "open", "high", "low", "close", "volume") if k not in cols]
+    if missing:
+        raise InvalidBarError(f"{symbol}: the bars have no {', '.join(missing)} column")
+    t = np.asarray(cols["time"], dtype=np.int64)
+    o, h, lo, c, v = (np.asarray(cols[k], dtype=np.float64) for k in ("open", "high", "low", "close", "volume"))
+    with np.errstate(invalid="ignore"):
+        bad = ~((lo > 0) & (lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h) & np.isfinite(h) & (v >= 0) & np.isfinite(v))
+    unordered = np.flatnonzero(np.diff(t) <= 0) + 1
+    if unordered.size:
+        bad[unordered] = True
+    if bad.any():
+        i = int(np.argmax(bad))
+        why = "its time is not after the previous bar's" if i in unordered else (
+            f"open/high/low/close must be positive with the high and low enclosing open and close, volume >= 0 "
+            f"(o={o[i]} h={h[i]} l={lo[i]} c={c[i]} v={v[i]})")
+        raise InvalidBarError(f"{symbol}: bar {i} (time {int(t[i])}): {why}; {int(bad.sum())} bad bar(s) in all", index=i)
 
 
 def iter_rows(columns: Mapping[str, npt.NDArray[Any]]) -> Iterable[tuple[int, float, float, float, float, float]]:

@@ -400,6 +400,8 @@ class PaperBroker:
         """Candle mode: runs the symbol's orders through one bar; returns its fills."""
         _check_bar(symbol, open_ms, span_ms, o, h, l, c, v)
         self._tick(symbol, open_ms, open_ms + span_ms, "open_ms")
+        if not any(order.symbol == symbol for order in self._active.values()):
+            return []  # nothing to match (most bars of a backtest)
         path = BarPath(open_ms, span_ms, o, h, l, c)
         market = _CandleMarket(o, self._slip((h - l) / c, candle=True))
         run = _Run(symbol, market, path.start, open_ms + span_ms - 1)

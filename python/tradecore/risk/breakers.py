@@ -10,6 +10,7 @@ nothing. Thresholds are inclusive: a 1h change of exactly −3% is CAUTION."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -34,6 +35,7 @@ class ReferenceCloses:
     """The reference asset's closes of the last 4 hours (and the one just before them)."""
 
     closes: deque[tuple[int, float]] = field(default_factory=deque)
+    _changes: dict[int, float | None] = field(default_factory=dict)  # per horizon, until the next close
 
     def add(self, time_ms: int, close: float) -> None:
         if not math.isfinite(close) or close <= 0:
@@ -45,20 +47,27 @@ class ReferenceCloses:
         if self.closes and time_ms == self.closes[-1][0]:
             self.closes.pop()  # the same bar again: the newer value wins
         self.closes.append((time_ms, close))
+        self._changes.clear()
         oldest_needed = time_ms - max(HORIZONS_MIN) * MINUTE_MS
         while len(self.closes) >= 2 and self.closes[1][0] <= oldest_needed:
             self.closes.popleft()
 
     def change(self, minutes: int) -> float | None:
         """The change over the last ``minutes`` (see the module's doc), None if unknown."""
-        if not self.closes:
-            return None
-        now_ms, now_close = self.closes[-1]
-        cutoff = now_ms - minutes * MINUTE_MS
-        for time_ms, close in reversed(self.closes):
-            if time_ms <= cutoff:
-                return now_close / close - 1
-        return None
+        if minutes in self._changes:
+            return self._changes[minutes]
+        change = None
+        if self.closes:
+            now_ms, now_close = self.closes[-1]
+            at = bisect_right(self.closes, now_ms - minutes * MINUTE_MS, key=_time_of) - 1
+            if at >= 0:
+                change = now_close / self.closes[at][1] - 1
+        self._changes[minutes] = change
+        return change
+
+
+def _time_of(close: tuple[int, float]) -> int:
+    return close[0]
 
 
 def breaker_of(config: RiskConfig, change_1h: float | None, change_4h: float | None) -> Breaker:

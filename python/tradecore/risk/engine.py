@@ -89,11 +89,12 @@ def _signal_problem(signal: Signal, entry: float) -> str | None:
 
 
 class RiskEngine:
-    __slots__ = ("config", "_s")
+    __slots__ = ("config", "_s", "_breaker")
 
     def __init__(self, config: RiskConfig | None = None) -> None:
         self.config = config if config is not None else RiskConfig()
         self._s = RiskState()
+        self._breaker: Breaker | None = None  # from the reference closes; recomputed after each new one
 
     # ---- decisions -------------------------------------------------------------------------
 
@@ -275,6 +276,7 @@ class RiskEngine:
         time_ms = _time("close_time_ms", close_time_ms)
         before = self.breaker
         self._s.reference.add(time_ms, _finite("close", close, positive=True))
+        self._breaker = None
         self._advance(time_ms)
         after = self.breaker
         if after is not before:
@@ -296,8 +298,10 @@ class RiskEngine:
 
     @property
     def breaker(self) -> Breaker:
-        ref = self._s.reference
-        return breaker_of(self.config, ref.change(60), ref.change(240))
+        if self._breaker is None:
+            ref = self._s.reference
+            self._breaker = breaker_of(self.config, ref.change(60), ref.change(240))
+        return self._breaker
 
     def _reference_words(self) -> str:
         ref = self._s.reference
@@ -401,6 +405,7 @@ class RiskEngine:
         """Continue from a :meth:`to_state` snapshot; a bad one raises
         :class:`InvalidArgumentError` and leaves the engine as it was."""
         self._s = load_state(state)
+        self._breaker = None
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class Selector:
 
     def __init__(self, strategies: Iterable[Strategy], config: SelectorConfig | None = None) -> None:
         self.config = config or SelectorConfig()
+        self._active: dict[Regime, list[Strategy]] = {}  # the config is frozen: computed once per regime
         self.strategies: dict[str, Strategy] = {}
         for strategy in strategies:
             if strategy.name in self.strategies:
@@ -89,9 +90,12 @@ class Selector:
 
     def active(self, regime: Regime) -> list[Strategy]:
         """The loaded strategies listed for ``regime``, highest weight first."""
-        weights = self.config.weights(regime)
-        listed = sorted((name for name in weights if name in self.strategies), key=lambda name: -weights[name])
-        return [self.strategies[name] for name in listed]
+        found = self._active.get(regime)
+        if found is None:
+            weights = self.config.weights(regime)
+            listed = sorted((name for name in weights if name in self.strategies), key=lambda name: -weights[name])
+            found = self._active[regime] = [self.strategies[name] for name in listed]
+        return list(found)
 
     def resolve(self, signals: Sequence[Signal], regime: Regime) -> list[Signal]:
         return self.decide(signals, regime).accepted
