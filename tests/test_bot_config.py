@@ -125,3 +125,25 @@ def test_tradecore_run_paper_trades_on_the_local_exchange_and_refuses_live(tmp_p
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_backtest_reads_its_bars_from_the_store_that_download_fills(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from tradecore.bot import backtest, read_candles
+    from tradecore.data.store import Store
+
+    cols = read_candles(demo.CANDLES)
+    table = pa.table({"open_time": pa.array(cols["time"], pa.timestamp("ms", tz="UTC")),
+                      **{k: cols[k] for k in ("open", "high", "low", "close", "volume")}})
+    Store(tmp_path / "store").append_candles("binance", "BTCUSDT", "1m", table)
+    text = demo.BACKTEST_CONFIG.format(candles=(tmp_path / "store").as_posix())
+    ranged = text.replace("[data]\n", '[data]\nsince = "2022-01-05"\nuntil = "2022-01-25T12:00"\n')
+    from_store = backtest(bot_config.parse(ranged))
+    from_file = backtest(bot_config.parse(demo.BACKTEST_CONFIG.format(candles=demo.CANDLES.as_posix())))
+    t = from_store.candles["time"]
+    assert t[0] == 1641340800000 and t[-1] == 1643112000000 - 60_000
+    assert from_file.candles["time"][0] < t[0]
+    missing = text.replace('symbols = ["BTCUSDT"]', 'symbols = ["ETHUSDT"]')
+    with pytest.raises(ConfigError, match="tradecore download --exchange binance --symbols ETHUSDT"):
+        backtest(bot_config.parse(missing))

@@ -167,3 +167,16 @@ def test_no_merge_conflict_is_left_in_the_sources() -> None:
     left = [name for name in tracked if (ROOT / name).suffix in {".md", ".py", ".rs", ".toml", ".pyi", ".yml", ""}
             and (ROOT / name).is_file() and marker.search((ROOT / name).read_text(errors="replace"))]
     assert left == []
+
+
+def test_the_trading_engine_benchmark_runs(tmp_path: Path) -> None:
+    from conftest import data_file
+
+    data_file("candles/btcperp_20211231_20220201_1m.csv.gz")
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "backtest.py"), "--runs", "1", "--no-freqtrade"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "| tradecore                    |" in run.stdout
+    assert "| tick -> order submitted" in run.stdout

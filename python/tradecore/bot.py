@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,41 @@ def read_candles(path: str | Path, *, since_ms: int | None = None, until_ms: int
     if until_ms is not None:
         keep &= cols["time"] < until_ms
     return {k: v[keep] for k, v in cols.items()}
+
+
+def _utc_ms(text: str | None, key: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"data.{key}: {text!r} is not a date or time (e.g. 2024-08-01 or 2024-08-01T12:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # dates in the configuration are UTC
+    return int(moment.timestamp() * 1000)
+
+
+def load_candles(config: BotConfig) -> Columns:
+    """The bars of ``[data] candles``: a CSV/Parquet file, or a store directory (as ``tradecore
+    download`` fills it: ``[data] exchange``, the first symbol, the base timeframe), cut to
+    ``since``/``until``."""
+    assert config.data.candles is not None
+    path = Path(config.data.candles)
+    since, until = _utc_ms(config.data.since, "since"), _utc_ms(config.data.until, "until")
+    if not path.is_dir():
+        return read_candles(path, since_ms=since, until_ms=until)
+    from tradecore.data.store import Store
+
+    symbol, timeframe = config.bot.symbols[0], config.bot.base_timeframe
+    table = Store(path).read_candles(config.data.exchange, symbol, timeframe, since, until)
+    if table.num_rows == 0:
+        raise ConfigError(f"{path}: no {config.data.exchange} {symbol} {timeframe} candles stored in that range; "
+                          f"fetch them first: tradecore download --exchange {config.data.exchange} --symbols {symbol} "
+                          f"--timeframes {timeframe} --since ...")
+    cols: Columns = {"time": np.asarray(table.column("open_time").cast(pa.int64()).to_numpy(), dtype=np.int64)}
+    for name in ("open", "high", "low", "close", "volume"):
+        cols[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+    return cols
 
 
 class FeedDriver:
@@ -236,7 +272,7 @@ def backtest(config: BotConfig, *, progress: Callable[[int, int], None] | None =
     if config.data.source == "candles":
         assert config.data.candles is not None
         engine = build_engine(config, fills_from="bars", observer=observer)
-        cols = read_candles(config.data.candles)
+        cols = load_candles(config)
         if len(config.bot.symbols) != 1:
             raise ConfigError("a backtest on a candles file trades one symbol: set [bot] symbols to one symbol")
         engine.preload(config.bot.symbols[0], cols)
@@ -281,8 +317,8 @@ def with_params(config: BotConfig, params: Mapping[str, Any]) -> BotConfig:
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_candles(path: str) -> Columns:
-    return read_candles(path)
+def _cached_candles(config_json: str) -> Columns:
+    return load_candles(BotConfig.model_validate_json(config_json))
 
 
 def run_window(config_json: str, params: Mapping[str, Any], start: int, end: int) -> Metrics:
@@ -290,8 +326,7 @@ def run_window(config_json: str, params: Mapping[str, Any], start: int, end: int
     the bars before ``start`` only warm the indicators up (no trading). Module-level, so a
     process pool can run it."""
     config = with_params(BotConfig.model_validate_json(config_json), params)
-    assert config.data.candles is not None
-    cols = _cached_candles(config.data.candles)
+    cols = _cached_candles(config_json)
     engine = build_engine(config.model_copy(update={"bot": config.bot.model_copy(update={"state": None})}),
                           fills_from="bars", resume=False)
     engine.preload(config.bot.symbols[0], {k: v[:end] for k, v in cols.items()})
@@ -314,7 +349,7 @@ def optimise(config: BotConfig, *, workers: int = 2) -> WalkForward:
     if not wf.grid:
         raise ConfigError('walk_forward.grid is empty: give parameters to try, e.g. "trend.adx_min" = [20, 25, 30]')
     with_params(config, {k: v[0] for k, v in wf.grid.items()})  # every key names something real
-    n = len(read_candles(config.data.candles)["time"])
+    n = len(load_candles(config)["time"])
     run = functools.partial(run_window, config.model_dump_json())
     return walk_forward(n, train=wf.train_bars, test=wf.test_bars, grid=wf.grid, run=run,
                         objective=wf.objective, workers=workers)

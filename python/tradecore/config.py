@@ -55,13 +55,15 @@ class BotSection(BaseModel):
 class DataSection(BaseModel):
     """``[data]``: where market events come from.
 
-    ``candles`` (a CSV/Parquet file or a store directory) for backtests on bars; ``recording``
+    ``candles`` (a CSV/Parquet file, or a store directory filled by ``tradecore download`` from
+    ``exchange``) for backtests on bars, cut to ``since``/``until`` (UTC); ``recording``
     for a recorded session (book and trades); ``live`` connects to ``ws_url``/``rest_url``
     (the venue's defaults, or ``tradecore sim``)."""
 
     model_config = _STRICT
     source: Literal["candles", "recording", "live"] = "candles"
     candles: str | None = None
+    exchange: str = "binance"  # the ccxt exchange a store directory was downloaded from
     recording: str | None = None
     ws_url: str | None = None
     rest_url: str | None = None

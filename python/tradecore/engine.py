@@ -163,6 +163,7 @@ class Engine:
         self.now_ms = 0
         self.cursor_ms = 0  # the last bar time whose effects are complete (in the state store too)
         self.order_latency_ns: list[int] = []  # frame arrival → order submitted (tick-to-order), ns
+        self.bar_latency_ns: list[int] = []  # frame arrival → the closed bar's decisions done, ns
         self.event_started_ns = 0  # wall clock (time.time_ns) when the current event arrived; 0: not measured
         self._preloaded = False
         self._dirty_orders: dict[str, Order] = {}
@@ -251,6 +252,8 @@ class Engine:
                 self._close_position(due, close_ms, "time exit")
             self._update_regime(symbol, closed)
             self._decide(symbol, closed, close_ms)
+            if self.event_started_ns:
+                self.bar_latency_ns.append(time.time_ns() - self.event_started_ns)
 
     def _add_bar(self, symbol: str, t: int, o: float, h: float, lo: float, c: float, v: float, i: int | None) -> list[str]:
         """Adds the bar to the symbol's series; returns the timeframes that closed a bar now."""
