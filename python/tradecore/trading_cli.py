@@ -10,15 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tradecore import config as bot_config
-from tradecore.bot import RunResult, backtest, build_engine, run_live
-from tradecore.engine import Decision
 from tradecore.errors import ConfigError
-from tradecore.execution.orders import Fill
+
+if TYPE_CHECKING:  # the engine's modules load only when a trading command runs (TA-Lib, pandas...)
+    from tradecore.bot import RunResult
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -70,6 +71,9 @@ def walk_forward_table(result: RunResult) -> Table:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from tradecore import config as bot_config
+    from tradecore.bot import backtest
+
     config = bot_config.load(args.config)
     with bar_progress(f"backtest [bold]{config.bot.name}[/]") as progress:
         task = progress.add_task("", total=None)
@@ -87,6 +91,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tradecore import config as bot_config
+    from tradecore.bot import build_engine, run_live
+    from tradecore.engine import Decision
+    from tradecore.execution.orders import Fill
+
     config = bot_config.load(args.config)
     if config.bot.live or args.live:
         raise ConfigError(
