@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tradecore import config as bot_config
 from tradecore import demo

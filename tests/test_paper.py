@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from tradecore.errors import InvalidArgumentError
 from tradecore.execution.models import Fees, Latency, PaperConfig, Slippage
-from tradecore.execution.orders import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.execution.orders import Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from tradecore.execution.paper import PaperBroker
 from tradecore.execution.portfolio import Portfolio
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -189,11 +189,7 @@ class Engine:
 
     def run_preloaded(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Steps through the preloaded bars of every symbol in time order."""
-        times = []
-        for s in self.symbols:
-            bars = self.bars[s][self.base]
-            t = bars.full("close")  # noqa: F841 - forces shape check below
-            times.append(np.asarray(bars._time[: bars.held]))  # noqa: SLF001
+        times = [self.bars[s][self.base].full_time() for s in self.symbols]
         order = np.argsort(np.concatenate(times), kind="stable")
         owner = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(times)])[order]
         row = np.concatenate([np.arange(len(t)) for t in times])[order]
@@ -208,11 +204,8 @@ class Engine:
             progress(total, total)
 
     def _step_preloaded(self, symbol: str, i: int) -> None:
-        base = self.bars[symbol][self.base]
-        t = int(base._time[i])  # noqa: SLF001
-        cols = base._cols  # noqa: SLF001
-        self._bar(symbol, t, float(cols["open"][i]), float(cols["high"][i]), float(cols["low"][i]),
-                  float(cols["close"][i]), float(cols["volume"][i]), preloaded_index=i)
+        t, o, h, lo, c, v = self.bars[symbol][self.base].row(i)
+        self._bar(symbol, t, o, h, lo, c, v, preloaded_index=i)
 
     def on_bar(self, symbol: str, time_ms: int, o: float, h: float, lo: float, c: float, v: float) -> None:
         """A closed base-timeframe bar (paper, live, recordings)."""
@@ -533,8 +526,3 @@ def check_bars(symbol: str, cols: Mapping[str, npt.NDArray[Any]]) -> None:
             f"open/high/low/close must be positive with the high and low enclosing open and close, volume >= 0 "
             f"(o={o[i]} h={h[i]} l={lo[i]} c={c[i]} v={v[i]})")
         raise InvalidBarError(f"{symbol}: bar {i} (time {int(t[i])}): {why}; {int(bad.sum())} bad bar(s) in all", index=i)
-
-
-def iter_rows(columns: Mapping[str, npt.NDArray[Any]]) -> Iterable[tuple[int, float, float, float, float, float]]:
-    """(time, open, high, low, close, volume) per bar."""
-    yield from zip(*(columns[k].tolist() for k in ("time", "open", "high", "low", "close", "volume")), strict=True)

@@ -143,6 +143,17 @@ class Bars:
         """When the newest visible bar closed (its open time + the timeframe), UTC ms."""
         return int(self._time[self._n - 1]) + self.span_ms if self._n else 0
 
+    def full_time(self) -> npt.NDArray[np.int64]:
+        """Open times of every held bar, visible or not (the engine's schedule)."""
+        return self._time[: self._total]
+
+    def row(self, i: int) -> tuple[int, float, float, float, float, float]:
+        """Held bar ``i`` as (time, open, high, low, close, volume), visible or not (the engine
+        reads the bar it is about to reveal)."""
+        c = self._cols
+        return (int(self._time[i]), float(c["open"][i]), float(c["high"][i]), float(c["low"][i]),
+                float(c["close"][i]), float(c["volume"][i]))
+
     def full(self, column: str) -> Floats:
         """The column over every held bar (indicator computation only: may include hidden bars)."""
         return self._cols[column][: self._total]

@@ -19,7 +19,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 DATA = Path(__file__).parent / "data"
 RECORDING = DATA / "btcusdt_usdm_20240808.gz"
@@ -204,12 +203,3 @@ async def _paper_session(out: Path, speed: float, console: Console) -> Any:
                 "feed": {"frames": feed.core.stats()["frames"], "resyncs": feed.stats.resyncs,
                          "malformed": feed.stats.malformed}}
         return summarize("demo-paper", engine, config, candles, seconds, len(bars), meta)
-
-
-def summary_table(rows: list[tuple[str, str]]) -> Table:
-    table = Table(box=None)
-    table.add_column("")
-    table.add_column("")
-    for a, b in rows:
-        table.add_row(a, b)
-    return table
