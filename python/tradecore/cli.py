@@ -674,7 +674,7 @@ def _logging(verbose: int) -> None:
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = RichHandler(console=err, show_path=False, log_time_format="%H:%M:%S")
-    logging.basicConfig(level=level, format="%(name)s: %(message)s", handlers=[handler], force=True)
+    logging.basicConfig(level=level, format="%(name)s: %(message)s", handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

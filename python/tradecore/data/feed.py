@@ -437,12 +437,12 @@ class LiveFeed:
                 self.candles.append((symbol, candle))
 
     async def _watchdog(self, ws: ClientConnection) -> None:
-        """Reopens a connection that has gone silent."""
-        limit = self.limits.stale_after_s
+        """Reopens a connection that has gone silent (``limits`` read afresh each time, so a
+        change applies to the running connection)."""
         while True:
-            await asyncio.sleep(limit / 4)
+            await asyncio.sleep(self.limits.stale_after_s / 4)
             silent = time.monotonic() - self._last_frame
-            if silent > limit:
+            if silent > self.limits.stale_after_s:
                 log.warning("%s: no message for %.1f s; reconnecting", self.venue, silent)
                 await ws.close(code=1011, reason="stale")
                 return
