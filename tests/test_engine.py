@@ -30,31 +30,10 @@ from tradecore.engine import Engine
 from tradecore.execution.orders import OrderType, Side
 from tradecore.sim import SimServer
 
-CANDLES_CONFIG = """\
-[bot]
-name = "engine test"
-symbols = ["BTCUSDT"]
-{state}
-
-[data]
-source = "candles"
-candles = "{candles}"
-
-[strategies.trend]
-[strategies.mean_reversion]
-[strategies.breakout]
-[strategies.pattern]
-[strategies.dca_grid]
-[strategies.channel]
-[strategies.reversal]
-
-[report]
-monte_carlo_runs = 0
-"""
-
-
 def candles_config(candles: Path = demo.CANDLES, state: Path | None = None) -> str:
-    return CANDLES_CONFIG.format(candles=candles.as_posix(), state=f'state = "{state.as_posix()}"' if state else "")
+    """The demo's backtest (all seven strategies), optionally with a state store."""
+    text = demo.BACKTEST_CONFIG.format(candles=candles.as_posix())
+    return text.replace("[bot]\n", f'[bot]\nstate = "{state.as_posix()}"\n') if state else text
 
 
 def fill_rows(fills: Any) -> list[tuple[Any, ...]]:
