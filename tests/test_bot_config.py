@@ -117,9 +117,11 @@ def test_tradecore_run_paper_trades_on_the_local_exchange_and_refuses_live(tmp_p
     try:
         config = tmp_path / "bot.toml"
         config.write_text(demo.PAPER_CONFIG.format(ws_url=ws_url, rest_url=api_url.removesuffix("/fapi/v1")))
-        done = tradecore("run", "--config", str(config), "--duration", "8")
+        done = tradecore("run", "--config", str(config), "--duration", "8", "--out", str(tmp_path / "out"))
         assert done.returncode == 0, done.stderr
         assert "fill" in done.stdout and "decision(s)" in done.stdout
+        report = json.loads((tmp_path / "out" / "run.json").read_text())
+        assert report["metrics"]["n_trades"] > 0
         refused = tradecore("run", "--config", str(config), "--live")
         assert refused.returncode == 1 and "paper only" in refused.stderr
     finally:

@@ -92,7 +92,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tradecore import config as bot_config
-    from tradecore.bot import build_engine, run_live
+    from tradecore.bot import build_engine, run_live, summarize
     from tradecore.engine import Decision
     from tradecore.execution.orders import Fill
 
@@ -130,8 +130,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     asyncio.run(main())
     engine.close_all("stopped")
-    out.print(f"ran {time.perf_counter() - started:.0f} s: {len(decisions)} decision(s), {len(fills)} fill(s), "
+    seconds = time.perf_counter() - started
+    out.print(f"ran {seconds:.0f} s: {len(decisions)} decision(s), {len(fills)} fill(s), "
               f"equity {engine.portfolio.equity():,.2f} {config.bot.quote}")
+    bars = engine.bars[config.bot.symbols[0]][engine.base]
+    candles = {k: getattr(bars, k).copy() for k in ("time", "open", "high", "low", "close", "volume")}
+    meta = {"title": f"{config.bot.name}: paper run", "strategies": list(config.enabled_strategies()),
+            "symbols": config.bot.symbols, "source": config.data.ws_url or config.bot.venue}
+    result = summarize("run", engine, config, candles, seconds, len(bars), meta)
+    html, _ = result.write_report(args.out or config.report.out)
+    out.print(result_table(result))
+    out.print(f"report [bold]{html}[/]")
     return 0
 
 
@@ -178,5 +187,5 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--config", required=True, help="TOML configuration")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--live", action="store_true", help="trade real money (refused in this version)")
-    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--out", help="report directory (default: [report] out)")
     p.set_defaults(run=cmd_run)
