@@ -168,6 +168,7 @@ class Indicators:
     def __init__(self, bars: Bars) -> None:
         self._bars = bars
         self._cache: dict[tuple[Any, ...], tuple[int, tuple[Floats, ...]]] = {}
+        self._streams: dict[str, _Stream] = {}
 
     def _get(self, key: tuple[Any, ...], compute: Callable[[], tuple[Floats, ...]]) -> tuple[Floats, ...]:
         held = self._bars.held
@@ -254,9 +255,47 @@ class Indicators:
 
         return self._one(("rstd", period), compute)
 
+    def streamed(self, key: str, start: Callable[[], Any], extend: Callable[[Any, Bars, int, int], Floats]) -> Floats:
+        """A causal indicator computed incrementally (a streaming engine's output): ``start()``
+        makes its state, ``extend(state, bars, a, b)`` returns the rows of held bars a ≤ i < b
+        (reading ``bars.full`` columns) and advances the state. Live, each new bar costs one
+        step instead of a pass over the whole history; preloaded, the first call computes every
+        held bar at once. Row i must depend on bars ≤ i only, so both give the same rows."""
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(start())
+        held = self._bars.held
+        if stream.done < held:
+            rows = extend(stream.state, self._bars, stream.done, held)
+            stream.add(rows)
+            stream.done = held
+        return _readonly(stream.rows[: len(self._bars)])
+
     def custom(self, key: str, compute: Callable[[Bars], Floats]) -> Floats:
         """A user-defined causal indicator over the held bars, cached like the built-ins."""
         return self._one(("custom", key), lambda: np.asarray(compute(self._bars), dtype=np.float64))
+
+
+class _Stream:
+    """A streamed indicator's state and rows (grown by doubling)."""
+
+    __slots__ = ("state", "rows", "done")
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.rows: Floats = np.zeros(0)
+        self.done = 0
+
+    def add(self, rows: Floats) -> None:
+        if self.done == 0:
+            self.rows = np.array(rows, dtype=np.float64)
+            return
+        end = self.done + len(rows)
+        if end > len(self.rows):
+            grown = np.zeros((max(end, 2 * len(self.rows)), *self.rows.shape[1:]), dtype=np.float64)
+            grown[: self.done] = self.rows[: self.done]
+            self.rows = grown
+        self.rows[self.done : end] = rows
 
 
 def resample(bars_1m: dict[str, npt.NDArray[Any]], timeframe: str) -> dict[str, npt.NDArray[Any]]:

@@ -1,7 +1,7 @@
 """Each bar's candlestick-pattern vote, computed once per series and cached with its indicators.
 
 The vote of bar i is :func:`tradecore.patterns.vote_of` of the pattern engine's graded signals
-on bar i: the accepted signals' directions weighted by confidence decide the side, the
+on bar i (the streaming engine, fed each new bar once): the accepted signals' directions weighted by confidence decide the side, the
 strongest signal on that side gives the confidence — and here also its ``height`` (pattern
 high − low), which sizes stops. The engine streams, so bar i's vote reads bars ≤ i only: a vote
 computed over a preloaded history equals the live one.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tradecore.analysis.series import Bars, Floats
-from tradecore.patterns import ScoreConfig, score
+from tradecore.patterns import PatternEngine, ScoreConfig
 
 DIRECTION, CONFIDENCE, HEIGHT = 0, 1, 2  # columns of :func:`pattern_votes`
 
@@ -20,22 +20,22 @@ DIRECTION, CONFIDENCE, HEIGHT = 0, 1, 2  # columns of :func:`pattern_votes`
 def pattern_votes(bars: Bars, config: ScoreConfig | None = None) -> Floats:
     """Rows aligned with the visible bars, columns (direction +1/−1/0, confidence, height)."""
     config = config or ScoreConfig()
-    return bars.ind.custom(f"pattern_votes {config!r}", lambda b: _votes(b, config))
+    return bars.ind.streamed(f"pattern_votes {config!r}", lambda: PatternEngine(scoring=config), _votes)
 
 
-def _votes(bars: Bars, config: ScoreConfig) -> Floats:
-    held = bars.held
+def _votes(engine: PatternEngine, bars: Bars, start: int, end: int) -> Floats:
+    """The votes of held bars start ≤ i < end: the streaming engine takes just those bars."""
+    o, h, lo, c, v = (bars.full(column)[start:end] for column in ("open", "high", "low", "close", "volume"))
+    engine.run(o, h, lo, c, v)
+    signals = engine.take_signals()
+    held = end - start
     out = np.zeros((held, 3), dtype=np.float64)
-    if held == 0:
-        return out
-    o, h, lo, c, v = (bars.full(column) for column in ("open", "high", "low", "close", "volume"))
-    table = score(o, h, lo, c, v, config=config)
-    accepted = table.column("accepted").to_numpy(zero_copy_only=False)
-    direction = table.column("direction").to_numpy().astype(np.float64)[accepted]
+    accepted = signals["accepted"]
+    direction = signals["direction"].astype(np.float64)[accepted]
     keep = direction != 0
-    row_bar = table.column("bar").to_numpy().astype(np.int64)[accepted][keep]
-    confidence = table.column("confidence").to_numpy()[accepted][keep]
-    height = table.column("height").to_numpy()[accepted][keep]
+    row_bar = signals["bar"].astype(np.int64)[accepted][keep] - start
+    confidence = signals["confidence"][accepted][keep]
+    height = signals["height"][accepted][keep]
     direction = direction[keep]
 
     net = np.zeros(held)
