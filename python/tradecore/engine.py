@@ -322,16 +322,17 @@ class Engine:
         )
 
     def _act(self, signal: Signal, price: float, atr: float | None, now_ms: int) -> None:
-        if signal.exit:
-            if self.portfolio.position(signal.symbol) is not None:
-                self._close_position(signal.symbol, now_ms, f"{signal.strategy} exit: {signal.reason}")
-            return
+        """Every signal passes the risk engine (an exit is always approved while there is a
+        position to close); an approved entry becomes an order with its exit legs."""
         decision = self.risk.evaluate(signal, price=price, now_ms=now_ms, account=self.account(), atr=atr)
         record = Decision(now_ms, signal, decision.approved, decision.qty, decision.reason)
         self.decisions.append(record)
         self._notify("decision", record)
         if not decision.approved:
             log.info("%s %s %s refused: %s", signal.symbol, signal.strategy, signal.side, decision.reason)
+            return
+        if signal.exit:
+            self._close_position(signal.symbol, now_ms, f"{signal.strategy} exit: {signal.reason}")
             return
         entry_price = signal.limit_price if signal.limit_price is not None else price
         plan = self.risk.exit_plan(signal.symbol, signal.side, entry_price, atr=atr, stop=decision.stop,
