@@ -30,13 +30,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tradecore.analysis.regime import Regime, RegimeDetector
-from tradecore.analysis.series import BarBuilder, Bars
+from tradecore.analysis.series import BarBuilder, Bars, resample
 from tradecore.execution.orders import Fill, Order, OrderStatus, OrderType, Position, Side, Trade
 from tradecore.execution.models import PaperConfig
 from tradecore.execution.paper import BookLike, PaperBroker
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
-from tradecore.errors import InvalidBarError
+from tradecore.errors import InvalidArgumentError, InvalidBarError
 from tradecore.patterns import timeframe_seconds
 from tradecore.risk import Account, ExitPlan, RiskEngine
 from tradecore.strategy.base import Context, Signal, Strategy
@@ -110,9 +110,11 @@ class Decision:
 class Engine:
     """Wires strategies → selector → risk → broker → portfolio (→ state store).
 
-    ``symbols`` are traded on the ``base`` timeframe; ``timeframes`` are the higher ones the
-    strategies and the regime detector read (built here from base bars). ``reference`` is the
-    asset whose moves drive the market circuit breakers (it may also be a traded symbol).
+    ``symbols`` are traded on the ``base`` timeframe; the higher timeframes the strategies and
+    the regime detector read are built here from base bars. The risk configuration's
+    ``reference_symbol`` (its closes drive the market circuit breakers) is one of the symbols.
+    ``fills_from`` is ``"bars"`` (the broker matches on each bar's price path) or ``"book"``
+    (on every book update: paper trading and recordings).
     """
 
     def __init__(
@@ -132,7 +134,7 @@ class Engine:
         observer: Observer | None = None,
     ) -> None:
         if fills_from not in ("bars", "book"):
-            raise ValueError(f"fills_from must be 'bars' or 'book', got {fills_from!r}")
+            raise InvalidArgumentError(f"fills_from must be 'bars' or 'book', got {fills_from!r}", name="fills_from")
         self.symbols = list(symbols)
         self.strategies = list(strategies)
         self.selector = selector
@@ -152,7 +154,7 @@ class Engine:
         self.timeframes = sorted(wanted, key=timeframe_seconds)
         for tf in self.timeframes:
             if timeframe_seconds(tf) % timeframe_seconds(base):
-                raise ValueError(f"timeframe {tf} is not a multiple of the base timeframe {base}")
+                raise InvalidArgumentError(f"timeframe {tf} is not a multiple of the base timeframe {base}", name="timeframes")
         self.bars: dict[str, dict[str, Bars]] = {s: {tf: Bars(tf) for tf in self.timeframes} for s in self.symbols}
         self._builders = {s: {tf: BarBuilder(tf) for tf in self.timeframes if tf != base} for s in self.symbols}
         self._regime = {s: regime() for s in self.symbols}
@@ -165,10 +167,9 @@ class Engine:
         self.order_latency_ns: list[int] = []  # frame arrival → order submitted (tick-to-order), ns
         self.bar_latency_ns: list[int] = []  # frame arrival → the closed bar's decisions done, ns
         self.event_started_ns = 0  # wall clock (time.time_ns) when the current event arrived; 0: not measured
-        self._preloaded = False
         self._dirty_orders: dict[str, Order] = {}
-        self._plans: dict[str, ExitPlan] = {}
-        self._trades_seen = 0  # entry order id → its exit plan, booked as it fills
+        self._plans: dict[str, ExitPlan] = {}  # entry order id → its exit plan, booked as it fills
+        self._trades_seen = 0  # round trips of the portfolio already passed to the risk engine
         self._new_fills: list[Fill] = []
 
     # --- inputs -----------------------------------------------------------------------------
@@ -176,8 +177,6 @@ class Engine:
         """Loads a symbol's whole base-timeframe history for a backtest (``time`` = open time
         in UTC ms, open, high, low, close, volume). Bars become visible only as :meth:`run_preloaded`
         passes their close, so nothing ahead of the clock can be read."""
-        from tradecore.analysis.series import resample
-
         cols = {k: np.asarray(v) for k, v in columns.items()}
         check_bars(symbol, cols)
         self.bars[symbol][self.base] = Bars.preload(self.base, *(cols[k] for k in ("time", "open", "high", "low", "close", "volume")))
@@ -185,7 +184,6 @@ class Engine:
             if tf != self.base:
                 r = resample(cols, tf)
                 self.bars[symbol][tf] = Bars.preload(tf, *(r[k] for k in ("time", "open", "high", "low", "close", "volume")))
-        self._preloaded = True
 
     def run_preloaded(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Steps through the preloaded bars of every symbol in time order."""
