@@ -188,29 +188,26 @@ def replay_recording(engine: Engine, path: str | Path, venue: str, *, close_dela
     return malformed
 
 
-async def run_live(engine: Engine, config: BotConfig, *, duration: float | None = None,
-                   on_connected: Callable[[], None] | None = None) -> Any:
-    """Paper-trades on a live feed (the venue, or ``tradecore sim`` via ``[data] ws_url``)."""
+async def run_live(engine: Engine, config: BotConfig, *, duration: float | None = None) -> Any:
+    """Paper-trades on a live feed (the venue, or ``tradecore sim`` via ``[data] ws_url``),
+    warmed up on ``[data] warmup_days`` of history first (see :mod:`tradecore.warmup`)."""
     from tradecore.data.feed import LiveFeed
-
-    driver: FeedDriver | None = None
-
-    def on_candle(symbol: str, candle: Candle) -> None:
-        assert driver is not None
-        driver.on_candle(symbol, candle)
+    from tradecore.warmup import WarmStart
 
     feed = LiveFeed(config.bot.venue, config.bot.symbols, timeframes=[engine.base], ws_url=config.data.ws_url,
-                    rest_url=config.data.rest_url, on_candle=on_candle)
+                    rest_url=config.data.rest_url)
     driver = FeedDriver(engine, feed.core, feed.symbols)
     feed.on_flags = driver.on_flags
-    if on_connected is not None:
-        async def announce() -> None:
-            await feed.connected.wait()
-            on_connected()
-        waiter = asyncio.ensure_future(announce())
+    warm: WarmStart | None = None
+    if config.data.warmup_days > 0:
+        warm = WarmStart(engine, config.bot.venue, days=config.data.warmup_days, store=Path(config.data.history),
+                         rest_url=config.data.rest_url)
+        feed.on_candle = warm.on_candle
+    else:
+        feed.on_candle = driver.on_candle
     stats = await feed.run(duration=duration)
-    if on_connected is not None:
-        waiter.cancel()
+    if warm is not None:
+        await warm.settled()
     return stats
 
 

@@ -58,7 +58,8 @@ class DataSection(BaseModel):
     ``candles`` (a CSV/Parquet file, or a store directory filled by ``tradecore download`` from
     ``exchange``) for backtests on bars, cut to ``since``/``until`` (UTC); ``recording``
     for a recorded session (book and trades); ``live`` connects to ``ws_url``/``rest_url``
-    (the venue's defaults, or ``tradecore sim``)."""
+    (the venue's defaults, or ``tradecore sim``) after fetching ``warmup_days`` of bars into
+    the ``history`` store, so the strategies start warm."""
 
     model_config = _STRICT
     source: Literal["candles", "recording", "live"] = "candles"
@@ -70,6 +71,8 @@ class DataSection(BaseModel):
     since: str | None = None
     until: str | None = None
     duration_s: Annotated[float, Field(gt=0)] | None = None
+    warmup_days: Annotated[float, Field(ge=0, le=3650)] = 14.0  # live: history fetched before trading
+    history: str = "tradecore-history"  # live: the store the warm-up history is kept in
 
     @model_validator(mode="after")
     def _has_input(self) -> DataSection:

@@ -64,6 +64,7 @@ cash = 10000
 source = "live"
 ws_url = "{ws_url}"
 rest_url = "{rest_url}"
+warmup_days = 0  # the recording is all there is: no history before it
 
 [regime]
 timeframe = "5s"
