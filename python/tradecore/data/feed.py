@@ -602,11 +602,17 @@ class LiveFeed:
         for attempt in range(self.limits.rest_attempts):
             if symbol not in self._symbols or not self.core.awaiting_backfill(symbol):
                 return
+            # The answer must be newer than the start of the connection whose trades it is to
+            # meet: ask while one is up, and use it only if that one still is.
+            await self.connected.wait()
+            connection = self.stats.connections
             got = await self._get(path, {"category": "linear", "symbol": symbol, "limit": self.limits.recent_trades})
             if got is None:
                 break
             if symbol not in self._symbols or not self.core.awaiting_backfill(symbol):
                 return  # unsubscribed, or the stream ran on by itself meanwhile
+            if connection != self.stats.connections or not self.connected.is_set():
+                continue
             try:
                 closed = self.core.fill_trades(symbol, got[0])
             except MessageError as exc:

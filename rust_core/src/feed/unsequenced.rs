@@ -187,9 +187,9 @@ impl ExecGate {
             return Filled::Idle;
         }
         // Forward: the answer must reach the new connection's trades. With none yet, where that
-        // connection starts is unknown; the answer is taken to be newer than its start (it is
-        // asked for once the connection sends, and a REST server lagging its own websocket by
-        // that long is not guarded against).
+        // connection starts is unknown; the answer is taken to be newer than its start (LiveFeed
+        // asks while that connection is up, after it has streamed for `hole_grace_s`; a REST
+        // server lagging its own websocket by that long is not guarded against).
         let forward = self.held.is_empty() || rest.iter().any(|(id, _)| self.held_ids.contains(id));
         // Back: it must reach over the last trade released.
         let back = rest.first().is_some_and(|(_, t)| t.ts_ms < self.floor_ms)
