@@ -68,50 +68,54 @@ def write_recording(source: Path, out: Path, *, seed: int = 1, per_second: float
     docs): about ``per_second`` trade messages per second of (stretched) time."""
     rng = random.Random(seed)
     lines = book_lines(source)
-    first_ts = int(_TS.search(lines[0]).group(1))  # type: ignore[union-attr]
+    first_ts = _ts(lines[0])
     book = OrderBook("bybit", SYMBOL)
-    timeline: list[tuple[int, bytes, bool]] = []
-    stretched_times = []
+    stretched: list[tuple[int, bytes]] = []
     for line in lines:
-        ts = int(_TS.search(line).group(1))  # type: ignore[union-attr]
+        ts = _ts(line)
         new_ts = first_ts + (ts - first_ts) * STRETCH
         line = _TS.sub(b'"ts":%d' % new_ts, line, count=1)
         cts = _CTS.search(line)
         if cts is not None:
             line = _CTS.sub(b'"cts":%d' % (new_ts - (ts - int(cts.group(1)))), line, count=1)
-        stretched_times.append(new_ts)
-        timeline.append((new_ts, line, False))
+        stretched.append((new_ts, line))
     messages: list[tuple[int, bytes, bool]] = []
     trade_messages: list[str] = []
     trades: list[dict[str, Any]] = []
-    for k, (ts, line, _) in enumerate(timeline):
+    for (ts, line), (next_ts, _) in zip(stretched, [*stretched[1:], (0, b"")], strict=True):
         messages.append((ts, line, False))
         book.apply(line)
-        if k + 1 == len(timeline):
-            break
-        start, end = max(ts, first_ts + LEAD_S * 1000), stretched_times[k + 1]
-        if end - start < 2:
+        start = max(ts, first_ts + LEAD_S * 1000)
+        if next_ts - start < 2:
             continue
-        count = min(end - start - 1, round(per_second * (end - start) / 1000 * rng.uniform(0.5, 1.5)))
+        count = min(next_ts - start - 1, round(per_second * (next_ts - start) / 1000 * rng.uniform(0.5, 1.5)))
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is not None and ask is not None
-        for at in sorted(rng.sample(range(start + 1, end), count)):
-            data = []
-            for _ in range(rng.choice((1, 1, 2, 3, 4))):
-                buy = rng.random() < 0.5
-                through = rng.choice((0, 0, 0, 1, 2))
-                price = ask[0] + through * TICK if buy else bid[0] - through * TICK
-                trade = {"T": at, "s": SYMBOL, "S": "Buy" if buy else "Sell", "v": str(rng.choice((1, 5, 20, 100)) *
-                         rng.randint(1, 50)), "p": f"{price:.4f}", "L": "ZeroPlusTick",
-                         "i": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "BT": False}
-                data.append(trade)
-                trades.append(trade)
+        for at in sorted(rng.sample(range(start + 1, next_ts), count)):
+            data = [_trade(rng, at, bid[0], ask[0]) for _ in range(rng.choice((1, 1, 2, 3, 4)))]
+            trades.extend(data)
             raw = json.dumps({"topic": f"publicTrade.{SYMBOL}", "type": "snapshot", "ts": at, "data": data},
                              separators=(",", ":"))
             trade_messages.append(raw)
             messages.append((at, raw.encode(), True))
     with out.open("wb") as f:
-        for ts, raw, _ in messages:
-            f.write(b"%d %s\n" % (ts * 1_000_000 + LATENCY_NS, raw))
-    return Recording(out, [raw.decode() for _, raw, _ in messages], [t for _, _, t in messages],
-                     [ts for ts, _, _ in messages], trade_messages, trades, stretched_times[-1])
+        for ts, message, _ in messages:
+            f.write(b"%d %s\n" % (ts * 1_000_000 + LATENCY_NS, message))
+    return Recording(out, [message.decode() for _, message, _ in messages], [t for _, _, t in messages],
+                     [ts for ts, _, _ in messages], trade_messages, trades, stretched[-1][0])
+
+
+def _ts(line: bytes) -> int:
+    found = _TS.search(line)
+    assert found is not None, line[:80]
+    return int(found.group(1))
+
+
+def _trade(rng: random.Random, at: int, bid: float, ask: float) -> dict[str, Any]:
+    """A taker buying at the ask or selling at the bid, sometimes a tick or two through it."""
+    buy = rng.random() < 0.5
+    through = rng.choice((0, 0, 0, 1, 2)) * TICK
+    price = ask + through if buy else bid - through
+    size = rng.choice((1, 5, 20, 100)) * rng.randint(1, 50)
+    return {"T": at, "s": SYMBOL, "S": "Buy" if buy else "Sell", "v": str(size), "p": f"{price:.4f}",
+            "L": "ZeroPlusTick", "i": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "BT": False}

@@ -38,7 +38,10 @@ SPEED = 60
 
 
 def run(factory: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
-    return asyncio.run(asyncio.wait_for(factory(), timeout))  # type: ignore[arg-type]
+    async def bounded() -> T:
+        return await asyncio.wait_for(factory(), timeout)
+
+    return asyncio.run(bounded())
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 //! The core of a live feed: the raw frames of one connection, routed by stream name to each
 //! symbol's order book, trade gate (Binance: a sequencer of numbered trades; Bybit: a gate that
-//! holds trades after a disconnect until REST fills the gap) and candle aggregator, with data health. It never does
-//! I/O: the caller brings the bytes (websocket frames, REST answers), so the same code runs live,
-//! in tests and over recordings, and one parse per frame is all the hot path costs.
+//! holds trades after a disconnect until REST fills the gap) and candle aggregator, with data
+//! health. It never does I/O: the caller brings the bytes (websocket frames, REST answers), so
+//! the same code runs live, in tests and over recordings, and one parse per frame is all the hot
+//! path costs.
 //!
 //! `on_frame` answers with bit flags (see [`flags`]); zero work is asked of the caller unless a
 //! book needs a snapshot, trades are missing, or bars have closed.
