@@ -8,9 +8,11 @@
   ``Limits.stale_after_s`` is dropped and reopened.
 - Resynchronises a book from a REST snapshot whenever the core reports it out of sync (first
   connect, a sequence gap, a reconnect); diffs are buffered meanwhile by the core.
-- Completes trades from REST when the core reports a hole in the trade ids (lost frames, a
-  disconnect): bars wait for the missing trades, so no bar loses or double-counts a trade.
-  Binance numbers its trades; Bybit does not, so Bybit bars cannot be completed this way.
+- Completes trades from REST when the core reports trades missing, so no bar loses or
+  double-counts a trade. Binance numbers its trades: a hole in the ids (lost frames, a
+  disconnect) is filled from ``historicalTrades``. Bybit's ids are no sequence: after a
+  disconnect the new connection's trades are held until ``recent-trade`` (the newest 1000) fills
+  the gap before them; an answer that cannot reach back that far is counted and reported.
 - Counts and logs malformed frames; a bad frame never stops the feed or touches a book.
 - Reports health per symbol (:meth:`LiveFeed.health`).
 """
@@ -74,7 +76,7 @@ VENUES: Final[dict[str, VenueSpec]] = {
         "/dapi/v1/historicalTrades", "{lower}@depth@0ms", "{lower}@trade", "{lower}@bookTicker"),
     "bybit": VenueSpec(
         "wss://stream.bybit.com/v5/public/linear", "https://api.bybit.com", "/v5/market/orderbook",
-        None, "orderbook.500.{upper}", "publicTrade.{upper}", None),
+        "/v5/market/recent-trade", "orderbook.500.{upper}", "publicTrade.{upper}", None),
 }
 
 
@@ -100,8 +102,13 @@ class Limits:
     skew_ms: float = 1_000.0
     #: REST attempts (snapshot or trades) before a resync or backfill is given up for now.
     rest_attempts: int = 8
-    #: How long a trade hole may close by itself (a reordered frame) before REST is asked.
+    #: How long a trade hole may close by itself (a reordered frame) before REST is asked; on
+    #: Bybit, how long the new connection streams before REST is asked (the answer must reach
+    #: its first trades).
     hole_grace_s: float = 0.2
+    #: Bybit: how many of the newest trades a backfill asks for (the venue gives at most 1000);
+    #: a disconnect that missed more leaves its gap unfilled (counted, and said in health).
+    recent_trades: int = 1000
 
 
 @dataclass
@@ -309,8 +316,13 @@ class LiveFeed:
                 problems.append(f"price jump: {price:g} against {ref:g} within a minute (trade time {ts} ms)")
             if f["tickers_mismatched"]:
                 problems.append(f"{f['tickers_mismatched']} bookTicker(s) disagreed with the book")
+            if f["awaiting_backfill"]:
+                problems.append(f"{f['trades_held']} trade(s) since a reconnect held until REST fills the gap "
+                                "before them")
             if f["trades_lost"]:
                 problems.append(f"{f['trades_lost']} trade(s) could not be recovered")
+            if f["unfilled_gaps"]:
+                problems.append(f"{f['unfilled_gaps']} disconnect gap(s) REST could not fill: trades may be missing")
             out[symbol] = Health(symbol, f["synced"], since, skew, f["trade_hole"], f["jumps"],
                                  f["tickers_checked"], f["tickers_mismatched"], problems, f)
         return out
@@ -550,6 +562,9 @@ class LiveFeed:
         await asyncio.sleep(self.limits.hole_grace_s)
         if self.spec.trades_path is None:
             return
+        if self.venue == "bybit":
+            await self._backfill_recent(symbol, self.spec.trades_path)
+            return
         fruitless = 0
         while symbol in self._symbols and (hole := self.core.trade_hole(symbol)) is not None:
             first, last = hole
@@ -578,3 +593,48 @@ class LiveFeed:
             self.stats.trades_given_up += 1
             self._drain_candles()
             log.error("%s %s: trades %s could not be recovered; their bars are incomplete", self.venue, symbol, hole)
+
+    async def _backfill_recent(self, symbol: str, path: str) -> None:
+        """Bybit: the newest trades from REST fill the gap a disconnect left before the new
+        connection's trades (held meanwhile). An answer older than those trades is asked again;
+        one that cannot reach back to the disconnect still closes the gap, counted unfilled."""
+        unfilled = self.core.health(symbol)["unfilled_gaps"]
+        for attempt in range(self.limits.rest_attempts):
+            if symbol not in self._symbols or not self.core.awaiting_backfill(symbol):
+                return
+            # The answer must be newer than the start of the connection whose trades it is to
+            # meet: ask while one is up, and use it only if that one still is.
+            await self.connected.wait()
+            connection = self.stats.connections
+            got = await self._get(path, {"category": "linear", "symbol": symbol, "limit": self.limits.recent_trades})
+            if got is None:
+                break
+            if symbol not in self._symbols or not self.core.awaiting_backfill(symbol):
+                return  # unsubscribed, or the stream ran on by itself meanwhile
+            if connection != self.stats.connections or not self.connected.is_set():
+                continue
+            try:
+                closed = self.core.fill_trades(symbol, got[0])
+            except MessageError as exc:
+                if exc.field == "retCode":  # Bybit answers errors with HTTP 200
+                    self.stats.rest_errors += 1
+                    log.warning("%s %s: recent-trade refused: %s", self.venue, symbol, exc)
+                else:
+                    self._malformed(exc, got[0])
+                closed = False
+            self._drain_candles()
+            if closed:
+                self.stats.backfills += 1
+                if self.core.health(symbol)["unfilled_gaps"] > unfilled:
+                    log.error("%s %s: the newest %d trades do not reach back to the disconnect; trades may be "
+                              "missing from the bars", self.venue, symbol, self.limits.recent_trades)
+                else:
+                    log.info("%s %s: trades missed during the disconnect recovered from REST", self.venue, symbol)
+                return
+            await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+        if symbol in self._symbols and self.core.awaiting_backfill(symbol):
+            self.core.give_up_trades(symbol)
+            self.stats.trades_given_up += 1
+            self._drain_candles()
+            log.error("%s %s: the trades missed during the disconnect could not be fetched; their bars may be "
+                      "incomplete", self.venue, symbol)

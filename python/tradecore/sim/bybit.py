@@ -1,5 +1,6 @@
 """Bybit v5 public (linear) wire format: websocket ``/v5/public/linear`` with op-style requests,
-the recorded topics as recorded, and REST ``/v5/market/orderbook``, ``instruments-info``, ``time``."""
+the recorded topics as recorded (``orderbook.*``, ``publicTrade.*``), and REST
+``/v5/market/orderbook``, ``recent-trade``, ``instruments-info``, ``time``."""
 
 from __future__ import annotations
 
@@ -115,6 +116,7 @@ class Bybit(Venue):
     def routes(self) -> list[Route]:
         return [
             Route("/v5/market/orderbook", self.orderbook, lambda _r: 1),
+            Route("/v5/market/recent-trade", self.recent_trade, lambda _r: 1),
             Route("/v5/market/instruments-info", self.instruments_info, lambda _r: 1),
             Route("/v5/market/time", self.time, lambda _r: 1),
         ]
@@ -156,6 +158,22 @@ class Bybit(Venue):
         return self._ok({"s": symbol, "b": self._levels(bids), "a": self._levels(asks),
                          "ts": self.market.time_ms(self.book.point), "u": self.book.book.last_update_id,
                          "seq": int(seq.group(1)) if seq else 0, "cts": int(cts.group(1)) if cts else 0})
+
+    async def recent_trade(self, request: web.Request) -> web.StreamResponse:
+        """The newest ``limit`` trades (default 500, at most 1000), newest first, up to the
+        market's now: the furthest point any connection has been sent (or the shared clock), as
+        for the book. So a client that reconnects sees the trades its dropped connection missed,
+        and never one that no connection has been sent yet."""
+        self._category(request)
+        symbol = self._symbol(request)
+        text = request.query.get("limit", "500")
+        if not text.isdigit() or not 1 <= int(text) <= 1000:
+            raise BadRequest(10001, "params error: limit must be 1 to 1000", 200)
+        newest = self.market.trades_until(self.clock.point())[-int(text):]
+        listed = [{"execId": t.exec_id, "symbol": symbol, "price": t.price, "size": t.qty,
+                   "side": "Sell" if t.buyer_maker else "Buy", "time": str(t.time_ms), "isBlockTrade": t.block}
+                  for t in reversed(newest)]
+        return self._ok({"category": "linear", "list": listed})
 
     async def instruments_info(self, request: web.Request) -> web.StreamResponse:
         self._category(request)

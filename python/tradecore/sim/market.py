@@ -41,7 +41,8 @@ class StreamEvents:
 
 @dataclass(frozen=True)
 class Trade:
-    """One recorded trade, as strings where the wire has strings (exact decimals survive)."""
+    """One recorded trade, as strings where the wire has strings (exact decimals survive).
+    Bybit's trades are numbered here in recorded order; ``exec_id`` is the venue's own id."""
 
     id: int
     price: str
@@ -49,6 +50,8 @@ class Trade:
     time_ms: int
     buyer_maker: bool
     point: int
+    exec_id: str = ""
+    block: bool = False
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,16 @@ def _load_bybit(lines: list[bytes]) -> Market:
         market._add(topic, raw.decode(), ts if ts is not None else ts_ms * 1_000_000, ts_ms)
         symbols.add(topic.rsplit(".", 1)[-1])
         data = message.get("data")
+        if topic.startswith("publicTrade.") and isinstance(data, list):
+            try:
+                for item in data:
+                    trade = Trade(len(market.trades) + 1, str(item["p"]), str(item["v"]), int(item["T"]),
+                                  item["S"] == "Sell", len(market._times) - 1, str(item["i"]), bool(item.get("BT")))
+                    prices.see(trade.price)
+                    qtys.see(trade.qty)
+                    market.trades.append(trade)
+            except (KeyError, TypeError, ValueError):
+                market.bad_lines += 1
         if topic.startswith("orderbook.") and isinstance(data, dict):
             if market.depth_stream is None:
                 market.depth_stream = topic

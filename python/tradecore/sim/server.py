@@ -16,7 +16,9 @@ Clock (what "now" is, which decides what a REST snapshot shows):
 
 History endpoints (klines, trades, aggTrades) serve the whole recording by default
 (``history="all"``: the recording is the past, which is what download tests want);
-``history="clock"`` cuts them at the REST point so nothing from the future leaks.
+``history="clock"`` cuts them at the REST point so nothing from the future leaks. Bybit's
+``recent-trade`` is about now, not history: it always answers at the REST point (so a client
+that reconnects finds there the trades its dropped connection missed).
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
 //! The core of a live feed: the raw frames of one connection, routed by stream name to each
-//! symbol's order book, trade sequencer and candle aggregator, with data health. It never does
-//! I/O: the caller brings the bytes (websocket frames, REST answers), so the same code runs live,
-//! in tests and over recordings, and one parse per frame is all the hot path costs.
+//! symbol's order book, trade gate (Binance: a sequencer of numbered trades; Bybit: a gate that
+//! holds trades after a disconnect until REST fills the gap) and candle aggregator, with data
+//! health. It never does I/O: the caller brings the bytes (websocket frames, REST answers), so
+//! the same code runs live, in tests and over recordings, and one parse per frame is all the hot
+//! path costs.
 //!
 //! `on_frame` answers with bit flags (see [`flags`]); zero work is asked of the caller unless a
 //! book needs a snapshot, trades are missing, or bars have closed.
 
 mod health;
 mod trades;
+mod unsequenced;
 
 pub use health::{Health, JUMP};
 pub use trades::{MAX_HELD, TradeGate, TradeStats};
+pub use unsequenced::{ExecGate, Filled, RECENT};
 
 use std::collections::VecDeque;
 
@@ -21,7 +25,8 @@ use crate::error::{Error, Result};
 use crate::json::Cursor;
 use crate::recording::{ErrorLog, LineError, lines};
 use crate::venues::{
-    StreamKind, Ticker, Trade, Venue, depth_symbol, parse_rest_trades, parse_ticker, parse_trade_events, stream_of,
+    StreamKind, Ticker, Trade, Venue, depth_symbol, parse_recent_trades, parse_rest_trades, parse_ticker,
+    parse_trade_events, stream_of,
 };
 
 /// What `on_frame` reports: a kind in the low bits, conditions above, and the symbol's index
@@ -39,7 +44,8 @@ pub mod flags {
     pub const UNKNOWN_SYMBOL: u32 = 5;
     /// The symbol's book is out of sync: it buffers diffs until a snapshot is applied.
     pub const RESYNC: u32 = 1 << 3;
-    /// Trades are missing: later ones are held until the hole is filled (`fill_trades`).
+    /// Trades are missing (Binance: a hole in the ids) or may be (Bybit: since a disconnect):
+    /// later ones are held until the gap is filled (`fill_trades`).
     pub const TRADE_HOLE: u32 = 1 << 4;
     /// Closed bars are waiting in `take_closed`.
     pub const CANDLES: u32 = 1 << 5;
@@ -78,7 +84,10 @@ pub struct FeedStats {
 pub struct Market {
     pub book: OrderBook,
     pub candles: Aggregator,
+    /// Numbered trades (Binance).
     pub gate: TradeGate,
+    /// Trades identified by execId (Bybit).
+    pub exec: ExecGate,
     pub health: Health,
     /// Tickers ahead of the book, waiting for the diff with their update id.
     tickers: VecDeque<Ticker>,
@@ -116,8 +125,23 @@ impl Market {
         agrees
     }
 
+    /// Trades are held until REST fills a gap before them.
+    pub fn trades_waiting(&self) -> bool {
+        self.gate.hole().is_some() || self.exec.awaiting()
+    }
+
+    /// The trade counters of the market's venue.
+    pub fn trade_stats(&self) -> TradeStats {
+        self.gate.stats().merged(self.exec.stats())
+    }
+
+    /// Trades held back from the bars.
+    pub fn trades_held(&self) -> usize {
+        self.gate.held() + self.exec.held()
+    }
+
     fn may_close_by_clock(&self) -> bool {
-        !self.uncertain && self.gate.hole().is_none()
+        !self.uncertain && !self.trades_waiting()
     }
 
     fn conditions(&self) -> u32 {
@@ -125,7 +149,7 @@ impl Market {
         if !self.book.synced() {
             f |= flags::RESYNC;
         }
-        if self.gate.hole().is_some() {
+        if self.trades_waiting() {
             f |= flags::TRADE_HOLE;
         }
         if self.candles.has_closed() {
@@ -141,8 +165,9 @@ pub struct Feed {
     options: Options,
     markets: Vec<Market>,
     stats: FeedStats,
-    scratch: Vec<(Option<u64>, Option<Trade>)>,
+    scratch: Vec<(Option<u64>, Option<u128>, Option<Trade>)>,
     rest_scratch: Vec<(u64, Trade)>,
+    recent_scratch: Vec<(u128, Trade)>,
 }
 
 impl Feed {
@@ -156,6 +181,7 @@ impl Feed {
             stats: FeedStats::default(),
             scratch: Vec::new(),
             rest_scratch: Vec::new(),
+            recent_scratch: Vec::new(),
         };
         for symbol in symbols {
             feed.add_symbol(symbol)?;
@@ -212,6 +238,7 @@ impl Feed {
             book: OrderBook::new(self.venue, symbol)?,
             candles: Aggregator::new(&self.options.timeframes, options)?,
             gate: TradeGate::default(),
+            exec: ExecGate::default(),
             health: Health::default(),
             tickers: VecDeque::new(),
             uncertain: false,
@@ -289,25 +316,29 @@ impl Feed {
             if !e.symbol.eq_ignore_ascii_case(symbol.as_bytes()) && wrong.is_none() {
                 wrong = Some(String::from_utf8_lossy(e.symbol).into_owned());
             }
-            self.scratch.push((e.id, e.on_tape.then_some(e.trade)));
+            self.scratch.push((e.id, e.exec, e.on_tape.then_some(e.trade)));
         })?;
         if let Some(found) = wrong {
             return Err(Error::WrongSymbol { expected: symbol.to_owned(), found, offset: 0 });
         }
-        for (k, (_, trade)) in self.scratch.iter().enumerate() {
+        for (k, (_, _, trade)) in self.scratch.iter().enumerate() {
             if let Some(t) = trade {
                 check_trade(t).map_err(|reason| Error::invalid(format!("trade[{k}]"), 0, reason))?;
             }
         }
         let mut jump = false;
         let (candles, health) = (&mut m.candles, &mut m.health);
-        for &(id, trade) in &self.scratch {
-            m.gate.offer(id, trade, &mut |t| jump |= take_trade(candles, health, t));
+        for &(id, exec, trade) in &self.scratch {
+            let release = &mut |t| jump |= take_trade(candles, health, t);
+            match (exec, trade) {
+                (Some(exec), Some(trade)) => m.exec.offer(exec, trade, release),
+                _ => m.gate.offer(id, trade, release),
+            }
         }
-        let last_time = self.scratch.iter().rev().find_map(|(_, t)| t.map(|t| t.ts_ms));
+        let last_time = self.scratch.iter().rev().find_map(|(_, _, t)| t.map(|t| t.ts_ms));
         m.health.last_trade_ns = Some(recv_ns);
         m.health.message(recv_ns, last_time);
-        if m.gate.hole().is_none() && !self.scratch.is_empty() {
+        if !m.trades_waiting() && !self.scratch.is_empty() {
             m.uncertain = false;
         }
         Ok(flags::TRADE | if jump { flags::JUMP } else { 0 })
@@ -344,10 +375,15 @@ impl Feed {
         Ok(applied.status)
     }
 
-    /// Fills the symbol's trade hole from a raw Binance `historicalTrades` answer. Returns true
-    /// when the hole is closed; false means the answer did not reach the held trades yet.
+    /// Fills the symbol's trade gap from a raw REST answer: Binance `historicalTrades` (from the
+    /// hole's first id), Bybit `recent-trade`. Returns true when the gap is closed (on Bybit
+    /// perhaps with trades missing: counted in `TradeStats::unfilled`); false means the answer did
+    /// not reach the held trades yet. A bad answer is an error and changes nothing.
     pub fn fill_trades(&mut self, symbol: &str, raw: &[u8]) -> Result<bool> {
         let i = self.index(symbol.as_bytes()).ok_or_else(|| self.not_followed(symbol))?;
+        if self.venue == Venue::Bybit {
+            return self.fill_recent(i, raw);
+        }
         self.rest_scratch.clear();
         let scratch = &mut self.rest_scratch;
         parse_rest_trades(raw, |id, t| scratch.push((id, t)))?;
@@ -364,19 +400,53 @@ impl Feed {
         Ok(closed)
     }
 
-    /// Gives up the symbol's trade hole: its trades are counted lost and the held ones released.
+    fn fill_recent(&mut self, i: usize, raw: &[u8]) -> Result<bool> {
+        let symbol = self.markets[i].book.symbol();
+        let scratch = &mut self.recent_scratch;
+        scratch.clear();
+        let mut wrong: Option<String> = None;
+        parse_recent_trades(raw, |found, id, t| {
+            if !found.eq_ignore_ascii_case(symbol.as_bytes()) && wrong.is_none() {
+                wrong = Some(String::from_utf8_lossy(found).into_owned());
+            }
+            scratch.push((id, t));
+        })?;
+        if let Some(found) = wrong {
+            return Err(Error::WrongSymbol { expected: symbol.to_owned(), found, offset: 0 });
+        }
+        for (k, (_, t)) in scratch.iter().enumerate() {
+            check_trade(t).map_err(|reason| Error::invalid(format!("list[{k}]"), 0, reason))?;
+        }
+        // Newest first as sent: reversed, it is the exchange's order (kept for equal times).
+        scratch.reverse();
+        scratch.sort_by_key(|&(_, t)| t.ts_ms);
+        let m = &mut self.markets[i];
+        let (candles, health) = (&mut m.candles, &mut m.health);
+        let filled = m.exec.fill(scratch, &mut |t| _ = take_trade(candles, health, t));
+        if !m.trades_waiting() {
+            m.uncertain = false;
+        }
+        Ok(filled != Filled::Early)
+    }
+
+    /// Gives up the symbol's trade gap: Binance's missing ids are counted lost, Bybit's gap
+    /// unfilled, and the held trades are released.
     pub fn give_up_trades(&mut self, symbol: &str) -> Result<()> {
         let m = self.market_mut(symbol)?;
         let (candles, health) = (&mut m.candles, &mut m.health);
         m.gate.give_up(&mut |t| _ = take_trade(candles, health, t));
+        m.exec.give_up(&mut |t| _ = take_trade(candles, health, t));
         m.uncertain = false;
         Ok(())
     }
 
-    /// The connection dropped: trades may be missing that no trade has revealed yet.
+    /// The connection dropped: trades may be missing that no trade has revealed yet (Binance's
+    /// next trade will show a hole), or that none ever will (Bybit's: its next trades are held
+    /// until `fill_trades`).
     pub fn connection_lost(&mut self) {
         for m in &mut self.markets {
             m.uncertain = true;
+            m.exec.connection_lost();
         }
     }
 

@@ -251,3 +251,175 @@ fn a_recording_replays_with_its_snapshot_line() {
     assert_eq!(m.health.last_message_ns, Some(8));
     assert_eq!(feed.stats().snapshots, 1);
 }
+
+// -- Bybit: trades identified by execId, completed from `recent-trade` after a disconnect -----
+
+fn bybit_feed() -> Feed {
+    let options = Options { timeframes: vec!["1m".parse().unwrap()], close_delay_ms: 1_000 };
+    Feed::new(Venue::Bybit, &["XRPUSDT"], options).unwrap()
+}
+
+fn exec(n: u64) -> String {
+    format!("{:08x}-7c1d-4f7b-9e4a-{n:012x}", n * 2_654_435_761 % 0xffff_ffff)
+}
+
+/// One publicTrade message of `(n, ms, price)` trades.
+fn bybit_trades(trades: &[(u64, i64, f64)]) -> String {
+    let items: Vec<String> = trades
+        .iter()
+        .map(|(n, t, p)| {
+            format!(
+                r#"{{"T":{t},"s":"XRPUSDT","S":"Buy","v":"10","p":"{p}","L":"PlusTick","i":"{}","BT":false}}"#,
+                exec(*n)
+            )
+        })
+        .collect();
+    let ts = trades.last().map_or(0, |t| t.1);
+    format!(r#"{{"topic":"publicTrade.XRPUSDT","type":"snapshot","ts":{ts},"data":[{}]}}"#, items.join(","))
+}
+
+fn bybit_book(u: u64, ts: i64, kind: &str) -> String {
+    format!(
+        r#"{{"topic":"orderbook.500.XRPUSDT","type":"{kind}","ts":{ts},"data":{{"s":"XRPUSDT","b":[["1.95{u:02}","100"]],"a":[["1.99","100"]],"u":{u},"seq":{u}}},"cts":{ts}}}"#
+    )
+}
+
+/// A `recent-trade` answer holding `(n, ms, price)` trades given oldest first (sent newest first).
+fn recent(trades: &[(u64, i64, f64)]) -> String {
+    let items: Vec<String> = trades
+        .iter()
+        .rev()
+        .map(|(n, t, p)| {
+            format!(r#"{{"execId":"{}","symbol":"XRPUSDT","price":"{p}","size":"10","side":"Buy","time":"{t}","isBlockTrade":false}}"#, exec(*n))
+        })
+        .collect();
+    format!(
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":1}}"#,
+        items.join(",")
+    )
+}
+
+fn bybit_stats(feed: &Feed) -> TradeStats {
+    feed.market("XRPUSDT").unwrap().trade_stats()
+}
+
+#[test]
+fn bybit_repeats_on_a_live_connection_are_dropped() {
+    let mut feed = bybit_feed();
+    let frame = bybit_trades(&[(1, 1_000, 1.95), (2, 1_500, 1.96)]);
+    feed.on_frame(bybit_book(1, 500, "snapshot").as_bytes(), 0).unwrap();
+    assert_eq!(feed.on_frame(frame.as_bytes(), 0).unwrap(), flags::TRADE);
+    assert_eq!(feed.on_frame(frame.as_bytes(), 0).unwrap(), flags::TRADE);
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 2);
+    assert_eq!(bybit_stats(&feed).duplicates, 2);
+}
+
+#[test]
+fn bybit_trades_after_a_disconnect_wait_for_rest() {
+    let mut feed = bybit_feed();
+    feed.on_frame(bybit_book(1, 500, "snapshot").as_bytes(), 0).unwrap();
+    feed.on_frame(bybit_trades(&[(1, 1_000, 1.95), (2, 2_000, 1.96)]).as_bytes(), 0).unwrap();
+    feed.connection_lost();
+    // Trades 3 (in the first minute) and 4 are missed; the new connection starts with 5.
+    let f = feed.on_frame(bybit_book(2, 60_500, "snapshot").as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::TRADE_HOLE, 0, "a Bybit reconnect asks for a backfill");
+    let f = feed.on_frame(bybit_trades(&[(5, 62_000, 1.99)]).as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::TRADE_HOLE, 0);
+    let f = feed.on_frame(bybit_book(3, 70_000, "delta").as_bytes(), 0).unwrap();
+    assert_eq!(f & flags::CANDLES, 0, "the first minute waits for its missing trade");
+    assert!(feed.market("XRPUSDT").unwrap().exec.awaiting());
+    // Two missed trades in one millisecond: the later one (newest first over REST) closes the bar.
+    let answer = recent(&[
+        (1, 1_000, 1.95),
+        (2, 2_000, 1.96),
+        (3, 59_000, 1.97),
+        (30, 59_000, 1.965),
+        (4, 61_000, 1.98),
+        (5, 62_000, 1.99),
+    ]);
+    assert!(feed.fill_trades("XRPUSDT", answer.as_bytes()).unwrap());
+    let closed = feed.take_closed();
+    let bars = &closed[0].2;
+    assert_eq!((bars.open_time_ms[0], bars.open[0], bars.close[0], bars.volume[0]), (0, 1.95, 1.965, 40.0));
+    let m = feed.market("XRPUSDT").unwrap();
+    assert_eq!(m.candles.trade_count(), 6);
+    let s = bybit_stats(&feed);
+    assert_eq!((s.backfilled, s.holes, s.unfilled, s.duplicates), (3, 1, 0, 0));
+    // The stream catching up with what REST brought: repeats.
+    feed.on_frame(bybit_trades(&[(5, 62_000, 1.99), (6, 63_000, 2.0)]).as_bytes(), 0).unwrap();
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 7);
+    // Closes by the clock again.
+    let f = feed.on_frame(bybit_book(4, 121_500, "delta").as_bytes(), 0).unwrap();
+    assert_ne!(f & flags::CANDLES, 0);
+    assert_eq!(trades_closed(&mut feed), vec![(60_000, 1.98, 30.0)]);
+}
+
+#[test]
+fn bybit_rest_too_short_to_reach_back_is_counted() {
+    let mut feed = bybit_feed();
+    feed.on_frame(bybit_trades(&[(1, 1_000, 1.95)]).as_bytes(), 0).unwrap();
+    feed.connection_lost();
+    feed.on_frame(bybit_trades(&[(9, 9_000, 1.99)]).as_bytes(), 0).unwrap();
+    // Trades 2..7 are beyond the window.
+    assert!(feed.fill_trades("XRPUSDT", recent(&[(8, 8_000, 1.98), (9, 9_000, 1.99)]).as_bytes()).unwrap());
+    let s = bybit_stats(&feed);
+    assert_eq!((s.unfilled, s.backfilled), (1, 1));
+    assert!(!feed.market("XRPUSDT").unwrap().exec.awaiting());
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 3);
+}
+
+#[test]
+fn bybit_an_answer_older_than_the_new_connection_asks_for_another() {
+    let mut feed = bybit_feed();
+    feed.on_frame(bybit_trades(&[(1, 1_000, 1.95)]).as_bytes(), 0).unwrap();
+    feed.connection_lost();
+    feed.on_frame(bybit_trades(&[(3, 3_000, 1.97)]).as_bytes(), 0).unwrap();
+    assert!(!feed.fill_trades("XRPUSDT", recent(&[(1, 1_000, 1.95), (2, 2_000, 1.96)]).as_bytes()).unwrap());
+    assert!(feed.market("XRPUSDT").unwrap().exec.awaiting());
+    feed.give_up_trades("XRPUSDT").unwrap();
+    assert_eq!(bybit_stats(&feed).unfilled, 1);
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 2);
+}
+
+#[rstest]
+#[case::failed(r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"time":1}"#)]
+#[case::truncated(r#"{"retCode":0,"result":{"category":"linear","list":[{"execId":"x","symbol":"XRPUSDT""#)]
+#[case::html("<html><body>502</body></html>")]
+#[case::no_exec_id(
+    r#"{"retCode":0,"result":{"list":[{"symbol":"XRPUSDT","price":"1.96","size":"1","side":"Buy","time":"2000"}]}}"#
+)]
+#[case::negative_size(r#"{"retCode":0,"result":{"list":[{"execId":"x","symbol":"XRPUSDT","price":"1.96","size":"-1","side":"Buy","time":"2000"}]}}"#)]
+#[case::wrong_symbol(r#"{"retCode":0,"result":{"list":[{"execId":"x","symbol":"BTCUSDT","price":"1.96","size":"1","side":"Buy","time":"2000"}]}}"#)]
+#[case::binance_shape(r#"[{"id":2,"price":"1.96","qty":"1","time":2000,"isBuyerMaker":false}]"#)]
+fn bybit_a_bad_rest_answer_is_an_error_and_changes_nothing(#[case] raw: &str) {
+    let mut feed = bybit_feed();
+    feed.on_frame(bybit_trades(&[(1, 1_000, 1.95)]).as_bytes(), 0).unwrap();
+    feed.connection_lost();
+    feed.on_frame(bybit_trades(&[(3, 3_000, 1.97)]).as_bytes(), 0).unwrap();
+    let before = feed.market("XRPUSDT").unwrap().clone();
+    assert!(feed.fill_trades("XRPUSDT", raw.as_bytes()).is_err());
+    let after = feed.market("XRPUSDT").unwrap();
+    assert!(after.exec.awaiting());
+    assert_eq!(after.exec.held(), before.exec.held());
+    assert_eq!(after.trade_stats(), before.trade_stats());
+    assert_eq!(after.candles.trade_count(), before.candles.trade_count());
+    // A good answer still fills the gap.
+    let good = recent(&[(1, 1_000, 1.95), (2, 2_000, 1.96), (3, 3_000, 1.97)]);
+    assert!(feed.fill_trades("XRPUSDT", good.as_bytes()).unwrap());
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 3);
+}
+
+#[test]
+fn a_late_bybit_answer_changes_nothing_and_binance_is_unchanged() {
+    let mut feed = bybit_feed();
+    feed.on_frame(bybit_trades(&[(1, 1_000, 1.95)]).as_bytes(), 0).unwrap();
+    assert!(feed.fill_trades("XRPUSDT", recent(&[(0, 500, 1.9), (1, 1_000, 1.95)]).as_bytes()).unwrap());
+    assert_eq!(feed.market("XRPUSDT").unwrap().candles.trade_count(), 1);
+    // Binance: a reconnect alone holds nothing (its next trade shows any hole).
+    let mut binance = self::feed();
+    binance.on_frame(trade(1, 1_000, 100.0).as_bytes(), 0).unwrap();
+    binance.connection_lost();
+    let f = binance.on_frame(trade(2, 2_000, 100.0).as_bytes(), 0).unwrap();
+    assert_eq!((kind(f), f & flags::TRADE_HOLE), (flags::TRADE, 0));
+    assert!(!binance.market("BTCUSDT").unwrap().exec.awaiting());
+}

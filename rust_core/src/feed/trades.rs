@@ -23,8 +23,29 @@ pub struct TradeStats {
     pub absent: u64,
     /// Ids given up as lost: their trades are missing from the candles.
     pub lost: u64,
-    /// Holes found (a trade arrived after a missing id).
+    /// Holes found (a trade arrived after a missing id; unnumbered trades: a disconnect).
     pub holes: u64,
+    /// Unnumbered trades from before the last trade released, sent by a later connection (one
+    /// that replays the past): already counted, dropped.
+    pub stale: u64,
+    /// Unnumbered trades' gaps that REST could not be shown to fill: trades may be missing.
+    pub unfilled: u64,
+}
+
+impl TradeStats {
+    /// The counts of two gates (a market uses one of them).
+    pub fn merged(self, other: Self) -> Self {
+        Self {
+            duplicates: self.duplicates + other.duplicates,
+            reordered: self.reordered + other.reordered,
+            backfilled: self.backfilled + other.backfilled,
+            absent: self.absent + other.absent,
+            lost: self.lost + other.lost,
+            holes: self.holes + other.holes,
+            stale: self.stale + other.stale,
+            unfilled: self.unfilled + other.unfilled,
+        }
+    }
 }
 
 /// The sequencer of one symbol.

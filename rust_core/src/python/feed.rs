@@ -89,7 +89,8 @@ impl PyFeed {
         Ok(status_name(py, status))
     }
 
-    /// Fills the symbol's trade hole from a raw `historicalTrades` answer; True once closed.
+    /// Fills the symbol's trade gap from a raw REST answer (Binance `historicalTrades`, Bybit
+    /// `recent-trade`); True once closed.
     fn fill_trades(&mut self, symbol: &str, raw: &Bound<'_, PyAny>) -> PyResult<bool> {
         Ok(self.inner.fill_trades(symbol, message_bytes(raw)?)?)
     }
@@ -98,9 +99,15 @@ impl PyFeed {
         Ok(self.inner.give_up_trades(symbol)?)
     }
 
-    /// The missing trade ids (first, last) holding later trades back, or None.
+    /// The missing trade ids (first, last) holding later trades back, or None (Binance).
     fn trade_hole(&self, symbol: &str) -> PyResult<Option<(u64, u64)>> {
         Ok(self.inner.market(symbol)?.gate.hole())
+    }
+
+    /// Whether the symbol's trades since a disconnect wait for `fill_trades` (Bybit's ids show no
+    /// hole, so after a disconnect the gap is filled from REST `recent-trade`).
+    fn awaiting_backfill(&self, symbol: &str) -> PyResult<bool> {
+        Ok(self.inner.market(symbol)?.exec.awaiting())
     }
 
     fn connection_lost(&mut self) {
@@ -164,7 +171,7 @@ impl PyFeed {
     /// The symbol's health figures and trade-sequence counters.
     fn health<'py>(&self, py: Python<'py>, symbol: &str) -> PyResult<Bound<'py, PyDict>> {
         let m = self.inner.market(symbol)?;
-        let (h, t) = (&m.health, m.gate.stats());
+        let (h, t) = (&m.health, m.trade_stats());
         let out = PyDict::new(py);
         out.set_item("synced", m.book.synced())?;
         out.set_item("reason", m.book.out_of_sync().map(ToString::to_string))?;
@@ -179,13 +186,16 @@ impl PyFeed {
         out.set_item("tickers_checked", h.tickers_checked)?;
         out.set_item("tickers_mismatched", h.tickers_mismatched)?;
         out.set_item("trade_hole", m.gate.hole())?;
-        out.set_item("trades_held", m.gate.held())?;
+        out.set_item("awaiting_backfill", m.exec.awaiting())?;
+        out.set_item("trades_held", m.trades_held())?;
         out.set_item("trades_duplicated", t.duplicates)?;
         out.set_item("trades_reordered", t.reordered)?;
         out.set_item("trades_backfilled", t.backfilled)?;
         out.set_item("trades_absent", t.absent)?;
         out.set_item("trades_lost", t.lost)?;
         out.set_item("trade_holes", t.holes)?;
+        out.set_item("trades_stale", t.stale)?;
+        out.set_item("unfilled_gaps", t.unfilled)?;
         out.set_item("trades", m.candles.trade_count())?;
         out.set_item("late_trades", m.candles.late_dropped().sum::<u64>())?;
         Ok(out)

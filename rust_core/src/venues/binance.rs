@@ -287,7 +287,7 @@ pub(super) fn parse_trades(raw: &[u8], on_trade: &mut impl FnMut(TradeEvent<'_>)
     };
     // Binance's `m` says the buyer was the maker, i.e. the aggressor sold.
     let trade = Trade { ts_ms, price, qty, taker_buy: !buyer_maker };
-    on_trade(TradeEvent { symbol, id, trade, on_tape: f.kind.is_none_or(|k| k == b"MARKET") });
+    on_trade(TradeEvent { symbol, id, exec: None, trade, on_tape: f.kind.is_none_or(|k| k == b"MARKET") });
     Ok(Some(1))
 }
 
