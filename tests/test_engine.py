@@ -24,8 +24,7 @@ import numpy as np
 
 from tradecore import config as bot_config
 from tradecore import demo
-from tradecore.bot import FeedDriver, backtest, build_engine, read_candles
-from tradecore.data.feed import LiveFeed
+from tradecore.bot import backtest, build_engine, live_feed, read_candles
 from tradecore.engine import Engine
 from tradecore.execution.orders import OrderType, Side
 from tradecore.sim import SimServer
@@ -59,10 +58,8 @@ async def paper_run() -> Engine:
     async with SimServer(demo.RECORDING, speed=0) as server:
         config = paper_config(server.ws_url, server.rest_url)
         engine = build_engine(config, fills_from="book")
-        feed = LiveFeed(config.bot.venue, config.bot.symbols, timeframes=[engine.base],
-                        ws_url=server.ws_url, rest_url=server.rest_url)
-        driver = FeedDriver(engine, feed.core, feed.symbols)
-        feed.on_flags, feed.on_candle = driver.on_flags, driver.on_candle
+        feed, warm = live_feed(engine, config)
+        assert warm is None
         running = asyncio.ensure_future(feed.run())
         await feed.connected.wait()
         await feed.quiet(0.8)

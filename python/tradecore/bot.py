@@ -9,15 +9,13 @@ events in the same order and make the same trades.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,12 +31,17 @@ from tradecore.backtest.report import write_report
 from tradecore.config import BotConfig
 from tradecore.data import validate
 from tradecore.engine import Engine, FeedBook, Observer
-from tradecore.errors import ConfigError, MessageError
+from tradecore.data.history import parse_time
+from tradecore.errors import ConfigError, InvalidArgumentError, MessageError
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import StateStore
 from tradecore.risk import RiskEngine
 from tradecore.strategy import create
 from tradecore.strategy.selector import Selector
+
+if TYPE_CHECKING:
+    from tradecore.data.feed import FeedStats, LiveFeed
+    from tradecore.warmup import WarmStart
 
 log = logging.getLogger("tradecore.bot")
 
@@ -70,20 +73,21 @@ def build_engine(config: BotConfig, *, fills_from: str, observer: Observer | Non
 
 
 # --- sources ------------------------------------------------------------------------------------
+def _columns(table: pa.Table, time_column: str) -> Columns:
+    cols: Columns = {"time": validate.times_ms(table.column(time_column), time_column)}
+    missing = [c for c in ("open", "high", "low", "close", "volume") if c not in table.column_names]
+    if missing:
+        raise ConfigError(f"the candles have no {', '.join(missing)} column; they have {', '.join(table.column_names)}")
+    for name in ("open", "high", "low", "close", "volume"):
+        cols[name] = np.asarray(table.column(name).cast(pa.float64()).to_numpy(), dtype=np.float64)
+    return cols
+
+
 def read_candles(path: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Columns:
     """A candles file (CSV/Parquet with a time column and open/high/low/close/volume) as
     columns with ``time`` in UTC ms."""
     table = validate.read_candle_file(Path(path))
-    time_column = next((c for c in validate.TIME_COLUMNS if c in table.column_names), None)
-    missing = [c for c in ("open", "high", "low", "close", "volume") if c not in table.column_names]
-    if time_column is None or missing:
-        raise ConfigError(f"{path}: needs a time column and open/high/low/close/volume; it has {', '.join(table.column_names)}")
-    t = table.column(time_column)
-    if pa.types.is_timestamp(t.type):
-        t = t.cast(pa.timestamp("ms")).cast(pa.int64())
-    cols: Columns = {"time": np.asarray(t.to_numpy(), dtype=np.int64)}
-    for name in ("open", "high", "low", "close", "volume"):
-        cols[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+    cols = _columns(table, validate.time_column(table))
     keep = np.ones(len(cols["time"]), dtype=bool)
     if since_ms is not None:
         keep &= cols["time"] >= since_ms
@@ -93,15 +97,11 @@ def read_candles(path: str | Path, *, since_ms: int | None = None, until_ms: int
 
 
 def _utc_ms(text: str | None, key: str) -> int | None:
-    if text is None:
-        return None
+    """``[data] since``/``until`` (UTC unless an offset is given) in ms."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"data.{key}: {text!r} is not a date or time (e.g. 2024-08-01 or 2024-08-01T12:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # dates in the configuration are UTC
-    return int(moment.timestamp() * 1000)
+        return None if text is None else parse_time(text)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"data.{key}: {exc}") from None
 
 
 def load_candles(config: BotConfig) -> Columns:
@@ -121,10 +121,7 @@ def load_candles(config: BotConfig) -> Columns:
         raise ConfigError(f"{path}: no {config.data.exchange} {symbol} {timeframe} candles stored in that range; "
                           f"fetch them first: tradecore download --exchange {config.data.exchange} --symbols {symbol} "
                           f"--timeframes {timeframe} --since ...")
-    cols: Columns = {"time": np.asarray(table.column("open_time").cast(pa.int64()).to_numpy(), dtype=np.int64)}
-    for name in ("open", "high", "low", "close", "volume"):
-        cols[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
-    return cols
+    return _columns(table, "open_time")
 
 
 class FeedDriver:
@@ -188,9 +185,10 @@ def replay_recording(engine: Engine, path: str | Path, venue: str, *, close_dela
     return malformed
 
 
-async def run_live(engine: Engine, config: BotConfig, *, duration: float | None = None) -> Any:
-    """Paper-trades on a live feed (the venue, or ``tradecore sim`` via ``[data] ws_url``),
-    warmed up on ``[data] warmup_days`` of history first (see :mod:`tradecore.warmup`)."""
+def live_feed(engine: Engine, config: BotConfig) -> tuple[LiveFeed, WarmStart | None]:
+    """A live feed of the configuration's symbols (``[data] ws_url``/``rest_url``: the venue's
+    or ``tradecore sim``'s) whose frames drive ``engine``; its bars go through a warm start
+    first when ``[data] warmup_days`` > 0 (see :mod:`tradecore.warmup`)."""
     from tradecore.data.feed import LiveFeed
     from tradecore.warmup import WarmStart
 
@@ -198,13 +196,19 @@ async def run_live(engine: Engine, config: BotConfig, *, duration: float | None 
                     rest_url=config.data.rest_url)
     driver = FeedDriver(engine, feed.core, feed.symbols)
     feed.on_flags = driver.on_flags
-    warm: WarmStart | None = None
+    warm = None
     if config.data.warmup_days > 0:
         warm = WarmStart(engine, config.bot.venue, days=config.data.warmup_days, store=Path(config.data.history),
                          rest_url=config.data.rest_url)
         feed.on_candle = warm.on_candle
     else:
         feed.on_candle = driver.on_candle
+    return feed, warm
+
+
+async def run_live(engine: Engine, config: BotConfig, *, duration: float | None = None) -> FeedStats:
+    """Paper-trades on :func:`live_feed` for ``duration`` seconds (or until cancelled)."""
+    feed, warm = live_feed(engine, config)
     stats = await feed.run(duration=duration)
     if warm is not None:
         await warm.settled()
@@ -281,7 +285,7 @@ def backtest(config: BotConfig, *, progress: Callable[[int, int], None] | None =
         replay_recording(engine, config.data.recording, config.bot.venue, progress=progress)
         sym = config.bot.symbols[0]
         bars = engine.bars[sym][engine.base]
-        cols = {k: np.asarray(getattr(bars, k)) for k in ("time", "open", "high", "low", "close", "volume")}
+        cols = bars.columns()
         events = len(cols["time"])
     else:
         raise ConfigError("data.source: a backtest needs 'candles' or 'recording' (use `tradecore run` for 'live')")

@@ -25,9 +25,10 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def bar_progress(label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                    transient=True, disable=not err.is_terminal)
+def bar_progress(label: str, console: Console = err) -> Progress:
+    """A progress bar for long trading work (shown on terminals only); tasks may add a description."""
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.description}"), console=console, transient=True, disable=not console.is_terminal)
 
 
 def result_table(result: RunResult) -> Table:
@@ -134,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(f"ran {seconds:.0f} s: {len(decisions)} decision(s), {len(fills)} fill(s), "
               f"equity {engine.portfolio.equity():,.2f} {config.bot.quote}")
     bars = engine.bars[config.bot.symbols[0]][engine.base]
-    candles = {k: getattr(bars, k).copy() for k in ("time", "open", "high", "low", "close", "volume")}
+    candles = bars.columns()
     meta = {"title": f"{config.bot.name}: paper run", "strategies": list(config.enabled_strategies()),
             "symbols": config.bot.symbols, "source": config.data.ws_url or config.bot.venue}
     result = summarize("run", engine, config, candles, seconds, len(bars), meta)

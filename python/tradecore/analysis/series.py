@@ -143,6 +143,10 @@ class Bars:
         """When the newest visible bar closed (its open time + the timeframe), UTC ms."""
         return int(self._time[self._n - 1]) + self.span_ms if self._n else 0
 
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """A copy of the visible bars as columns (time, open, high, low, close, volume)."""
+        return {"time": self.time.copy(), **{name: self._view(self._cols[name]).copy() for name in _COLUMNS}}
+
     def full_time(self) -> npt.NDArray[np.int64]:
         """Open times of every held bar, visible or not (the engine's schedule)."""
         return self._time[: self._total]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 DATA = Path(__file__).parent / "data"
 RECORDING = DATA / "btcusdt_usdm_20240808.gz"
@@ -117,7 +116,7 @@ def run_demo(out: Path, *, speed: float = 0.0, console: Console | None = None,
     """Runs both parts; returns the report files written."""
     from tradecore import config as bot_config
     from tradecore.bot import backtest
-    from tradecore.trading_cli import result_table
+    from tradecore.trading_cli import bar_progress, result_table
 
     console = console or Console()
     progress_console = progress_console or console
@@ -129,7 +128,7 @@ def run_demo(out: Path, *, speed: float = 0.0, console: Console | None = None,
     (out / "demo-backtest.toml").write_text(text, encoding="utf-8")
     config = bot_config.parse(text, source="demo-backtest.toml")
     console.print("[bold]1/2[/] backtest: a month of real 1m BTC perpetual bars (Jan 2022), seven strategies")
-    with _progress(progress_console, "backtest") as progress:
+    with bar_progress("[bold]backtest[/]", progress_console) as progress:
         task = progress.add_task("", total=None)
         result = backtest(config, name="demo-backtest",
                           progress=lambda done, total: progress.update(task, completed=done, total=total))
@@ -149,39 +148,28 @@ def run_demo(out: Path, *, speed: float = 0.0, console: Console | None = None,
     return written
 
 
-def _progress(console: Console, label: str) -> Progress:
-    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.description}"), console=console, transient=True, disable=not console.is_terminal)
-
-
 async def _paper_session(out: Path, speed: float, console: Console) -> Any:
     from tradecore import config as bot_config
-    from tradecore.bot import FeedDriver, summarize
-    from tradecore.data.feed import LiveFeed
+    from tradecore.bot import build_engine, live_feed, summarize
     from tradecore.sim import SimServer
+    from tradecore.trading_cli import bar_progress
 
     async with SimServer(RECORDING, speed=speed) as server:
         text = PAPER_CONFIG.format(ws_url=server.ws_url, rest_url=server.rest_url)
         (out / "demo-paper.toml").write_text(text, encoding="utf-8")
         config = bot_config.parse(text, source="demo-paper.toml")
-        counts = {"fills": 0, "bars": 0}
+        counts = {"fills": 0}
 
         def observe(kind: str, payload: Any) -> None:
             if kind == "fill":
                 counts["fills"] += 1
 
-        from tradecore.bot import build_engine
-
         engine = build_engine(config, fills_from="book", observer=observe)
         symbol = config.bot.symbols[0]
-        feed = LiveFeed(config.bot.venue, config.bot.symbols, timeframes=[engine.base],
-                        ws_url=server.ws_url, rest_url=server.rest_url)
-        driver = FeedDriver(engine, feed.core, feed.symbols)
-        feed.on_flags = driver.on_flags
-        feed.on_candle = driver.on_candle
+        feed, _ = live_feed(engine, config)  # the demo's configuration has no warm-up
         total = sum(len(e.points) for e in server.market.streams.values())
         started = time.perf_counter()
-        with _progress(console, "paper") as progress:
+        with bar_progress("[bold]paper[/]", console) as progress:
             task = progress.add_task("connecting", total=total)
             running = asyncio.ensure_future(feed.run())
             await feed.connected.wait()
@@ -198,7 +186,7 @@ async def _paper_session(out: Path, speed: float, console: Console) -> Any:
         engine.close_all()
         seconds = time.perf_counter() - started
         bars = engine.bars[symbol][engine.base]
-        candles = {k: getattr(bars, k).copy() for k in ("time", "open", "high", "low", "close", "volume")}
+        candles = bars.columns()
         meta = {"title": "demo paper session: Binance USD-M BTCUSDT on the local exchange",
                 "data": "btcusdt_usdm_20240808.gz — hftbacktest example data, MIT",
                 "feed": {"frames": feed.core.stats()["frames"], "resyncs": feed.stats.resyncs,
