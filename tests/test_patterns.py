@@ -40,7 +40,7 @@ def test_run_continues_the_stream_and_detect_returns_views() -> None:
     parts = [engine.run(o[a:b], h[a:b], lo[a:b], c[a:b]) for a, b in ((0, 1), (1, 130), (130, 1_000))]
     assert np.array_equal(np.concatenate(parts, axis=1), whole)
     codes = patterns.detect(o, h, lo, c)
-    assert all(v.dtype == np.int32 and v.flags.c_contiguous for v in codes.values())
+    assert all(v.dtype == np.int16 and v.flags.c_contiguous for v in codes.values())
     assert np.array_equal(np.stack(list(codes.values())), whole)
 
 
@@ -258,7 +258,7 @@ def test_cli_writes_one_column_per_pattern(tmp_path: Path, real: dict[str, F64],
     assert table.column_names == ["timestamp", *patterns.NAMES]
     expected = patterns.detect(*(real[c][:3_000] for c in ("open", "high", "low", "close")))
     for name in patterns.NAMES:
-        assert table.schema.field(name).type == pa.int32()
+        assert table.schema.field(name).type == pa.int16()
         assert np.array_equal(table.column(name).to_numpy(), expected[name])
     signals = pq.read_table(tmp_path / "codes.signals.parquet")
     assert signals.num_rows == sum(int(np.count_nonzero(v)) for v in expected.values())

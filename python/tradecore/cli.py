@@ -569,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
         "patterns",
         help="detect TA-Lib's 61 candlestick patterns in candles, one integer column per pattern",
         description="Reads candles (CSV, optionally gzip-compressed, or Parquet) with open, high, low, close "
-        "(and optionally volume and a time column) and writes one int32 column per pattern, named as TA-Lib "
+        "(and optionally volume and a time column) and writes one int16 column per pattern, named as TA-Lib "
         "names it, with TA-Lib's codes (0, ±100, ±80, ±200). With --scores, also grades every signal and "
         "writes OUT.signals.parquet, and shows how often each pattern was right.",
     )

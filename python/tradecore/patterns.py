@@ -1,7 +1,7 @@
 """Candlestick patterns: TA-Lib's 61 ``CDL*`` functions, identical codes, in one Rust pass.
 
 - :func:`detect` runs every requested pattern over whole arrays at once (GIL released) and
-  returns ``{name: int32 codes}`` (or one 2-D array with :func:`detect_array`).
+  returns ``{name: int16 codes}`` (or one 2-D array with :func:`detect_array`).
 - :class:`PatternEngine` takes one bar at a time and returns the codes of the newest bar for all
   patterns; at every index they equal the batch codes.
 - :func:`score` grades each detected pattern (quality, volume, trend, confidence, size
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from tradecore import _core
 
 ArrayLike = npt.ArrayLike
-Codes = npt.NDArray[np.int32]
+Codes = npt.NDArray[np.int16]
 
 #: The 61 patterns in TA-Lib's order (``talib.get_function_groups()["Pattern Recognition"]``).
 NAMES: tuple[str, ...] = tuple(name for name, _, _ in _core.pattern_catalog())
@@ -99,7 +99,7 @@ class PatternEngine(_core.PatternEngine):
     ``names`` selects patterns (default: all 61, in :data:`NAMES` order); ``settings`` overrides
     candle settings by name, ``penetration`` the penetration of the patterns that have one. With
     ``scoring`` (True or a :class:`ScoreConfig`), detected patterns are also graded and collected
-    for :meth:`signals`. :meth:`push` (inherited from the Rust core) returns the int32 codes of
+    for :meth:`signals`. :meth:`push` (inherited from the Rust core) returns the int16 codes of
     the new bar in :attr:`names` order.
     """
 
@@ -148,7 +148,7 @@ def detect_array(
     penetration: Mapping[str, float] | None = None,
     threads: int | None = None,
 ) -> tuple[Codes, list[str]]:
-    """All requested patterns in one pass: (int32 codes of shape (patterns, bars), names), row
+    """All requested patterns in one pass: (int16 codes of shape (patterns, bars), names), row
     ``k`` like ``talib.<names[k]>(open, high, low, close)``. Runs without the GIL; long series
     are cut into consecutive parts scored on up to ``threads`` cores (default: one per core, up
     to 4, from 100k bars on), with the same codes as one pass."""
@@ -172,7 +172,7 @@ def detect(
     penetration: Mapping[str, float] | None = None,
     threads: int | None = None,
 ) -> dict[str, Codes]:
-    """Like :func:`detect_array`, as ``{name: int32 codes}`` (views of its rows)."""
+    """Like :func:`detect_array`, as ``{name: int16 codes}`` (views of its rows)."""
     codes, order = detect_array(
         open, high, low, close, names, settings=settings, penetration=penetration, threads=threads
     )

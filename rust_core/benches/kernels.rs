@@ -146,11 +146,11 @@ fn patterns(c: &mut Criterion) {
     group.throughput(Throughput::Elements(n as u64));
     group.sample_size(10);
     let settings = Settings::default();
-    let mut out = vec![vec![0i32; n]; 61];
+    let mut out = vec![vec![0i16; n]; 61];
     group.bench_function("all 61, 45k real 1m bars", |b| {
         b.iter(|| {
             let mut engine = PatternEngine::new(None, &settings).ok()?;
-            let mut columns: Vec<&mut [i32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+            let mut columns: Vec<&mut [i16]> = out.iter_mut().map(Vec::as_mut_slice).collect();
             engine.run(&o, &h, &l, &close, None, &mut columns).ok()
         })
     });

@@ -17,11 +17,9 @@ use crate::simd::dispatch;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Avg(pub(crate) u8);
 
-/// A running sum of one range type over `period` candles, started at bar `start`.
+/// A running sum of one range type over `period` candles (its family's), started at bar `start`.
 #[derive(Clone, Debug)]
 struct Chain {
-    range: RangeType,
-    period: usize,
     start: i64,
     sum: f64,
     /// The sum before each position of the current block was added; divided by `period` (the
@@ -31,7 +29,8 @@ struct Chain {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Source {
-    Chain(usize),
+    /// (family, chain within it)
+    Chain(usize, usize),
     /// period 0: the candle's own range
     Own(RangeType),
 }
@@ -50,17 +49,19 @@ struct Threshold {
 struct Family {
     range: RangeType,
     period: usize,
-    chains: Vec<usize>,
+    chains: Vec<Chain>,
 }
 
 /// Registers the averages patterns need and computes them block by block.
 #[derive(Clone, Debug, Default)]
 pub struct Averages {
-    chains: Vec<Chain>,
     families: Vec<Family>,
     thresholds: Vec<Threshold>,
     /// Past ranges per range type (ring buffers), to subtract the range leaving each window.
     history: [Vec<f64>; 3],
+    /// Scratch for a family's `(new − old)` per position (`W` long once a chain exists), kept
+    /// so that a one-candle update does not clear a whole window's worth.
+    diff: Vec<f64>,
 }
 
 /// Hands out the averages of one pattern, whose first scored bar is `lookback`.
@@ -79,7 +80,8 @@ impl Registrar<'_> {
             Source::Own(s.range)
         } else {
             let start = self.lookback as i64 - s.period as i64 - offset as i64;
-            Source::Chain(self.averages.chain(s.range, s.period, start))
+            let (family, chain) = self.averages.chain(s.range, s.period, start);
+            Source::Chain(family, chain)
         };
         let threshold = Threshold { source, period: s.period, factor: s.factor, halve: s.range == RangeType::Shadows };
         let id = match self.averages.thresholds.iter().position(|t| *t == threshold) {
@@ -122,23 +124,31 @@ impl Averages {
         self.thresholds.len()
     }
 
-    fn chain(&mut self, range: RangeType, period: usize, start: i64) -> usize {
-        if let Some(id) = self.chains.iter().position(|c| c.range == range && c.period == period && c.start == start) {
-            return id;
-        }
-        self.chains.push(Chain { range, period, start, sum: 0.0, before: [0.0; W] });
-        let id = self.chains.len() - 1;
-        match self.families.iter_mut().find(|f| f.range == range && f.period == period) {
-            Some(family) => family.chains.push(id),
-            None => self.families.push(Family { range, period, chains: vec![id] }),
-        }
+    /// The (family, chain) summing `range` over `period` from bar `start`, made if new.
+    fn chain(&mut self, range: RangeType, period: usize, start: i64) -> (usize, usize) {
+        let family = match self.families.iter().position(|f| f.range == range && f.period == period) {
+            Some(f) => f,
+            None => {
+                self.families.push(Family { range, period, chains: Vec::new() });
+                self.families.len() - 1
+            }
+        };
+        let chains = &mut self.families[family].chains;
+        let id = match chains.iter().position(|c| c.start == start) {
+            Some(id) => id,
+            None => {
+                chains.push(Chain { start, sum: 0.0, before: [0.0; W] });
+                chains.len() - 1
+            }
+        };
+        self.diff.resize(W, 0.0);
         let ring = &mut self.history[range.index()];
         // Room for a whole block on top of the window, since a block's ranges are stored first.
         let needed = (period + W).next_power_of_two();
         if ring.len() < needed {
             *ring = vec![0.0; needed];
         }
-        id
+        (family, id)
     }
 
     /// Computes every threshold for positions `from..to` of `bars` (already loaded).
@@ -153,7 +163,7 @@ impl Averages {
     }
 
     pub(crate) fn shift(&mut self) {
-        for chain in &mut self.chains {
+        for chain in self.families.iter_mut().flat_map(|f| &mut f.chains) {
             chain.before.copy_within(W - super::bars::HISTORY.., 0);
         }
     }
@@ -164,7 +174,7 @@ dispatch! {
     // A position indexes several columns and gives the bar number: plain index loops read best.
     #[allow(clippy::needless_range_loop)]
     fn update(averages: &mut Averages, bars: &mut Bars, from: usize, to: usize, thresholds_too: bool) {
-        let Averages { chains, families, thresholds, history } = averages;
+        let Averages { families, thresholds, history, diff } = averages;
         for (range, ring) in RangeType::ALL.into_iter().zip(history.iter_mut()) {
             if ring.is_empty() {
                 continue;
@@ -177,48 +187,28 @@ dispatch! {
             }
         }
         let first = bars.index(from);
-        for family in families.iter() {
+        for family in families.iter_mut() {
             let (column, ring) = (bars.column(family.range), &history[family.range.index()]);
             let (mask, period) = (ring.len() - 1, family.period as i64);
-            if family.chains.iter().all(|&c| first >= chains[c].start + period) {
+            if family.chains.iter().all(|c| first >= c.start + period) {
                 // Steady state: every chain of the family adds the same difference.
-                if to - from < 16 {
-                    // A bar or a few (streaming): straight through, no scratch to fill.
-                    for &c in &family.chains {
-                        let chain = &mut chains[c];
-                        for i in from..to {
-                            chain.before[i] = chain.sum;
-                            chain.sum += column[i] - ring[(bars.index(i) - period) as usize & mask];
-                        }
-                    }
-                } else {
-                    let mut diff = [0.0; W];
-                    for i in from..to {
-                        diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
-                    }
-                    // Four sums at a time in registers: four independent chains of additions.
-                    for group in family.chains.chunks(4) {
-                        let mut sums = [0.0f64; 4];
-                        let mut before = [[0.0f64; W]; 4];
-                        for (sum, &c) in sums.iter_mut().zip(group) {
-                            *sum = chains[c].sum;
-                        }
-                        for i in from..to {
-                            for (sum, column) in sums.iter_mut().zip(before.iter_mut()) {
-                                column[i] = *sum;
-                                *sum += diff[i];
-                            }
-                        }
-                        for ((sum, column), &c) in sums.iter().zip(&before).zip(group) {
-                            chains[c].sum = *sum;
-                            chains[c].before[from..to].copy_from_slice(&column[from..to]);
-                        }
+                let diff: &mut [f64; W] = (&mut diff[..W]).try_into().unwrap_or_else(|_| unreachable!("W long"));
+                for i in from..to {
+                    diff[i] = column[i] - ring[(bars.index(i) - period) as usize & mask];
+                }
+                // Up to four sums at a time in registers: independent chains of additions.
+                for group in family.chains.chunks_mut(4) {
+                    match group {
+                        [a, b, c, d] => add_in_step([a, b, c, d], diff, from, to),
+                        [a, b, c] => add_in_step([a, b, c], diff, from, to),
+                        [a, b] => add_in_step([a, b], diff, from, to),
+                        [a] => add_in_step([a], diff, from, to),
+                        _ => {}
                     }
                 }
             } else {
                 // Near the start of the series some chains are still summing their first window.
-                for &c in &family.chains {
-                    let chain = &mut chains[c];
+                for chain in &mut family.chains {
                     for i in from..to {
                         let bar = bars.index(i);
                         chain.before[i] = chain.sum;
@@ -235,10 +225,12 @@ dispatch! {
             return;
         }
         // The mean once per chain, then each threshold scales it: factor × (sum / period) / divisor.
-        for chain in chains.iter_mut() {
-            let period = chain.period as f64;
-            for sum in &mut chain.before[from..to] {
-                *sum /= period;
+        for family in families.iter_mut() {
+            let period = family.period as f64;
+            for chain in &mut family.chains {
+                for sum in &mut chain.before[from..to] {
+                    *sum /= period;
+                }
             }
         }
         for (t, column) in thresholds.iter().zip(bars.avgs.iter_mut()) {
@@ -246,7 +238,7 @@ dispatch! {
             // × 1 the identity, without a division per threshold and bar.
             let scale = if t.halve { 0.5 } else { 1.0 };
             let mean = match t.source {
-                Source::Chain(c) => &chains[c].before,
+                Source::Chain(f, c) => &families[f].chains[c].before,
                 Source::Own(range) => match range {
                     RangeType::RealBody => &bars.body,
                     RangeType::HighLow => &bars.range,
@@ -257,5 +249,23 @@ dispatch! {
                 *value = t.factor * mean * scale;
             }
         }
+    }
+}
+
+/// Adds `diff[from..to]` to every chain of `group` in step, recording each sum before the add;
+/// `N` independent additions per bar keep the adder busy where one chain would wait on itself.
+// The position indexes `diff` and every chain's column alike.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn add_in_step<const N: usize>(mut group: [&mut Chain; N], diff: &[f64; W], from: usize, to: usize) {
+    let mut sums = group.each_ref().map(|c| c.sum);
+    for i in from..to {
+        for (chain, sum) in group.iter_mut().zip(sums.iter_mut()) {
+            chain.before[i] = *sum;
+            *sum += diff[i];
+        }
+    }
+    for (chain, sum) in group.iter_mut().zip(sums) {
+        chain.sum = sum;
     }
 }

@@ -11,7 +11,7 @@ use crate::simd::dispatch;
 /// Candles kept from the previous block: enough for the longest (5-candle) patterns.
 pub const HISTORY: usize = 8;
 /// Candles per block in batch runs.
-pub const BLOCK: usize = 120;
+pub const BLOCK: usize = 1024;
 /// Window length.
 pub const W: usize = HISTORY + BLOCK;
 /// The most distinct thresholds one engine can hold (the 61 patterns use about 30 by default).

@@ -1,5 +1,6 @@
 //! Two-candle patterns (and the Hikkakes, which track a setup over several bars).
 
+use super::Code;
 use super::averages::{Averages, Avg, Registrar};
 use super::bars::{Bars, HISTORY, W};
 use super::catalog::Entry;
@@ -638,36 +639,50 @@ dispatch! {
     /// an earlier close since the setup already went beyond it (a setup is confirmed only once). So
     /// the scan is branch-free and carries nothing from bar to bar (it vectorizes), which also keeps
     /// blocks and streaming alike.
-    fn hikkake_scan<S: Setup>(setup: &S, b: &Bars, from: usize, to: usize, out: &mut [i32], start: i64) {
-        // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
-        assert!(HISTORY <= from && to <= W && out.len() == to - from);
-        // Per position, the level a close must pass to confirm the setup found there: the inside bar's
-        // high for a bullish one, its low for a bearish one, ±infinity (never passed: prices are
-        // finite) where there is none. Every test below is then a comparison of two f64 columns.
-        let (mut above, mut below) = ([f64::INFINITY; W], [f64::NEG_INFINITY; W]);
-        let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(from - 3).min(to);
-        for j in first..to {
-            let (bullish, bearish) = setup.at(b, j);
-            above[j] = if bullish { b.high[j - 1] } else { f64::INFINITY };
-            below[j] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
+    fn hikkake_scan<S: Setup>(setup: &S, b: &Bars, from: usize, to: usize, out: &mut [Code], start: i64) {
+        // A candle or a few (streaming) need levels for a few positions only: clearing a whole
+        // window's worth would cost more than the scan.
+        if to - from <= 16 {
+            hikkake_levels::<S, 19>(setup, b, from, to, out, start);
+        } else {
+            hikkake_levels::<S, W>(setup, b, from, to, out, start);
         }
-        let up = |u: usize, j: usize| b.close[u] > above[j];
-        let down = |u: usize, j: usize| b.close[u] < below[j];
-        let none = |j: usize| (above[j] == f64::INFINITY) & (below[j] == f64::NEG_INFINITY);
-        for (i, code) in (from..to).zip(out.iter_mut()) {
-            // The setup at i − 2 is the latest if none came at i − 1; the one at i − 3 if neither.
-            let (latest2, latest3) = (none(i - 1), none(i - 1) & none(i - 2));
-            let bullish = up(i, i - 1)
-                | (latest2 & up(i, i - 2) & !up(i - 1, i - 2))
-                | (latest3 & up(i, i - 3) & !up(i - 1, i - 3) & !up(i - 2, i - 3));
-            let bearish = down(i, i - 1)
-                | (latest2 & down(i, i - 2) & !down(i - 1, i - 2))
-                | (latest3 & down(i, i - 3) & !down(i - 1, i - 3) & !down(i - 2, i - 3));
-            let (new_bullish, new_bearish) = (above[i] < f64::INFINITY, below[i] > f64::NEG_INFINITY);
-            let quiet = !(new_bullish | new_bearish);
-            *code = 100 * (i32::from(new_bullish) - i32::from(new_bearish))
-                + 200 * (i32::from(quiet & bullish) - i32::from(quiet & bearish));
-        }
+    }
+}
+
+/// `hikkake_scan` with the levels of positions `from - 3..to` in arrays of `N`.
+#[inline(always)]
+fn hikkake_levels<S: Setup, const N: usize>(setup: &S, b: &Bars, from: usize, to: usize, out: &mut [Code], start: i64) {
+    // As in `Stateless::scan`: every `i - 6 ..= i` is in the window, so no bounds checks.
+    assert!(HISTORY <= from && to <= W && to - from + 3 <= N && out.len() == to - from);
+    // Per position (`j - base` in the arrays), the level a close must pass to confirm the setup
+    // found there: the inside bar's high for a bullish one, its low for a bearish one, ±infinity
+    // (never passed: prices are finite) where there is none. Every test below is then a
+    // comparison of two f64 columns.
+    let base = from - 3;
+    let (mut above, mut below) = ([f64::INFINITY; N], [f64::NEG_INFINITY; N]);
+    let first = usize::try_from(start - b.index(0)).unwrap_or(0).max(base).min(to);
+    for j in first..to {
+        let (bullish, bearish) = setup.at(b, j);
+        above[j - base] = if bullish { b.high[j - 1] } else { f64::INFINITY };
+        below[j - base] = if bearish { b.low[j - 1] } else { f64::NEG_INFINITY };
+    }
+    let up = |u: usize, j: usize| b.close[u] > above[j - base];
+    let down = |u: usize, j: usize| b.close[u] < below[j - base];
+    let none = |j: usize| (above[j - base] == f64::INFINITY) & (below[j - base] == f64::NEG_INFINITY);
+    for (i, code) in (from..to).zip(out.iter_mut()) {
+        // The setup at i − 2 is the latest if none came at i − 1; the one at i − 3 if neither.
+        let (latest2, latest3) = (none(i - 1), none(i - 1) & none(i - 2));
+        let bullish = up(i, i - 1)
+            | (latest2 & up(i, i - 2) & !up(i - 1, i - 2))
+            | (latest3 & up(i, i - 3) & !up(i - 1, i - 3) & !up(i - 2, i - 3));
+        let bearish = down(i, i - 1)
+            | (latest2 & down(i, i - 2) & !down(i - 1, i - 2))
+            | (latest3 & down(i, i - 3) & !down(i - 1, i - 3) & !down(i - 2, i - 3));
+        let (new_bullish, new_bearish) = (above[i - base] < f64::INFINITY, below[i - base] > f64::NEG_INFINITY);
+        let quiet = !(new_bullish | new_bearish);
+        *code = (100 * (i32::from(new_bullish) - i32::from(new_bearish))
+            + 200 * (i32::from(quiet & bullish) - i32::from(quiet & bearish))) as Code;
     }
 }
 
@@ -755,7 +770,7 @@ impl Pattern for Hikkake {
         5
     }
 
-    fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
+    fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [Code]) {
         hikkake_scan(self, b, from, to, out, 5 - 3);
     }
 
@@ -788,7 +803,7 @@ impl Pattern for HikkakeMod {
         self.lookback
     }
 
-    fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [i32]) {
+    fn scan(&mut self, b: &Bars, from: usize, to: usize, out: &mut [Code]) {
         hikkake_scan(self, b, from, to, out, self.lookback as i64 - 3);
     }
 
@@ -803,7 +818,7 @@ impl Pattern for HikkakeMod {
 
 #[cfg(test)]
 mod tests {
-    use crate::patterns::{PatternEngine, Settings};
+    use crate::patterns::{Code, PatternEngine, Settings};
 
     /// Hand-built bars (open, high, low, close), codes checked against TA-Lib 0.8.1.
     fn bars() -> Vec<[f64; 4]> {
@@ -845,7 +860,7 @@ mod tests {
         let column = |k: usize| bars.iter().map(|b| b[k]).collect::<Vec<f64>>();
         let (o, h, l, c) = (column(0), column(1), column(2), column(3));
         let names = ["CDLHIKKAKE", "CDLHIKKAKEMOD"];
-        let expected: [&[(usize, i32)]; 2] = [
+        let expected: [&[(usize, Code)]; 2] = [
             &[(8, 100), (9, 200), (12, -100), (13, -200), (21, 100), (23, -100), (28, -100), (29, -200)],
             &[(21, 100), (23, 200), (28, -100), (29, -200)],
         ];
@@ -896,7 +911,7 @@ mod tests {
         ]);
         bars.extend([[101.0, 102.0, 100.0, 101.0]; 10]);
         let mut engine = PatternEngine::new(Some(&["CDLHIKKAKEMOD"]), &Settings::default()).unwrap();
-        let codes: Vec<i32> = bars.iter().map(|b| engine.push(b[0], b[1], b[2], b[3], None).unwrap()[0]).collect();
+        let codes: Vec<Code> = bars.iter().map(|b| engine.push(b[0], b[1], b[2], b[3], None).unwrap()[0]).collect();
         let mut want = vec![0; bars.len()];
         want[10] = 200;
         assert_eq!(codes, want);

@@ -1,5 +1,6 @@
 //! The fused pass: one window, every pattern, batch or streaming.
 
+use super::Code;
 use super::averages::Averages;
 use super::bars::{Bars, HISTORY, W};
 use super::catalog::{self, Entry};
@@ -17,8 +18,8 @@ pub struct PatternEngine {
     /// The next free position of the window.
     next: usize,
     /// Per pattern, the codes of the window's positions.
-    codes: Vec<[i32; W]>,
-    latest: Vec<i32>,
+    codes: Vec<[Code; W]>,
+    latest: Vec<Code>,
     seen: u64,
     /// Grades detected patterns when scoring is enabled.
     scorer: Option<Scorer>,
@@ -76,13 +77,13 @@ impl PatternEngine {
 
     /// One new candle; returns the codes of every pattern for it. A bad candle is refused and
     /// leaves the engine unchanged.
-    pub fn push(&mut self, open: f64, high: f64, low: f64, close: f64, volume: Option<f64>) -> Result<&[i32]> {
+    pub fn push(&mut self, open: f64, high: f64, low: f64, close: f64, volume: Option<f64>) -> Result<&[Code]> {
         validate(&[open], &[high], &[low], &[close], self.seen)?;
         let volume = volume.map(|v| [v]);
         if let Some(v) = &volume {
             validate_volume(v, self.seen)?;
         }
-        self.feed([&[open], &[high], &[low], &[close]], volume.as_ref().map(|v| &v[..]), None, false);
+        self.feed([&[open], &[high], &[low], &[close]], volume.as_ref().map(|v| &v[..]), None);
         let newest = self.next - 1;
         for (latest, codes) in self.latest.iter_mut().zip(&self.codes) {
             *latest = codes[newest];
@@ -99,31 +100,7 @@ impl PatternEngine {
         low: &[f64],
         close: &[f64],
         volume: Option<&[f64]>,
-        out: &mut [&mut [i32]],
-    ) -> Result<()> {
-        self.run_into([open, high, low, close], volume, out, false)
-    }
-
-    /// Like `run`, into columns the caller knows to be all zero: blocks without a code are
-    /// never written, so fresh memory the kernel zeroes on demand stays untouched there.
-    pub fn run_zeroed(
-        &mut self,
-        open: &[f64],
-        high: &[f64],
-        low: &[f64],
-        close: &[f64],
-        volume: Option<&[f64]>,
-        out: &mut [&mut [i32]],
-    ) -> Result<()> {
-        self.run_into([open, high, low, close], volume, out, true)
-    }
-
-    fn run_into(
-        &mut self,
-        [open, high, low, close]: [&[f64]; 4],
-        volume: Option<&[f64]>,
-        out: &mut [&mut [i32]],
-        zeroed: bool,
+        out: &mut [&mut [Code]],
     ) -> Result<()> {
         let n = open.len();
         if out.len() != self.patterns.len() || out.iter().any(|column| column.len() != n) {
@@ -136,7 +113,7 @@ impl PatternEngine {
             }
             validate_volume(v, self.seen)?;
         }
-        self.feed([open, high, low, close], volume, Some(out), zeroed);
+        self.feed([open, high, low, close], volume, Some(out));
         Ok(())
     }
 
@@ -185,7 +162,7 @@ impl PatternEngine {
                         pattern: p,
                         name: self.names[p],
                         candles: pattern.candles(),
-                        code,
+                        code: i32::from(code),
                         quality: pattern.quality(&self.bars, i),
                     };
                     self.signals.push(scorer.grade(&self.bars, i, found));
@@ -200,8 +177,7 @@ impl PatternEngine {
         &mut self,
         [open, high, low, close]: [&[f64]; 4],
         volume: Option<&[f64]>,
-        mut out: Option<&mut [&mut [i32]]>,
-        zeroed: bool,
+        mut out: Option<&mut [&mut [Code]]>,
     ) {
         let mut done = 0;
         while done < open.len() {
@@ -210,12 +186,10 @@ impl PatternEngine {
             let to = from + take;
             self.averages.update(&mut self.bars, from, to);
             // Batch runs without scoring write straight into the caller's columns; otherwise the
-            // window's own codes are kept for grading and for `push`. Into columns known to be
-            // zero, a block is only copied if it has a code: fresh memory that is never written
-            // is never faulted in, and most patterns are silent most of the time.
-            let direct = self.scorer.is_none() && !zeroed;
+            // window's own codes are kept for grading and for `push`.
+            let direct = self.scorer.is_none();
             for (p, pattern) in self.patterns.iter_mut().enumerate() {
-                let target: &mut [i32] = match out.as_deref_mut() {
+                let target: &mut [Code] = match out.as_deref_mut() {
                     Some(columns) if direct => &mut columns[p][part.clone()],
                     _ => &mut self.codes[p][from..to],
                 };
@@ -233,10 +207,7 @@ impl PatternEngine {
             if let Some(columns) = out.as_deref_mut() {
                 if !direct {
                     for (column, codes) in columns.iter_mut().zip(&self.codes) {
-                        let block = &codes[from..to];
-                        if !zeroed || block.iter().any(|&code| code != 0) {
-                            column[part.clone()].copy_from_slice(block);
-                        }
+                        column[part.clone()].copy_from_slice(&codes[from..to]);
                     }
                 }
             }
@@ -346,19 +317,19 @@ pub fn resolve(names: Option<&[&str]>) -> Result<Vec<&'static str>> {
 }
 
 /// Batch detection over a whole series (open, high, low, close) into `out`, pattern after
-/// pattern: the codes of `names[p]` (see `resolve`) at bars `p * n..(p + 1) * n`. `out` must be
-/// all zero (fresh memory is: only blocks with a code get written).
+/// pattern: the codes of `names[p]` (see `resolve`) at bars `p * n..(p + 1) * n`; every code is
+/// written.
 ///
 /// With several `threads` the series is cut in consecutive parts, one engine each. An engine
-/// starting mid-series first runs the running sums alone up to its part (a few percent of the
-/// full work), then scores `HISTORY` candles into scratch to fill its window: from there on it
-/// scores exactly as one engine running from the start.
+/// starting mid-series first runs the running sums alone up to its part (see `REPLAY`), then
+/// scores `HISTORY` candles into scratch to fill its window: from there on it scores exactly as
+/// one engine running from the start. Later parts are shorter, so that all finish together.
 pub fn detect(
     names: &[&'static str],
     settings: &Settings,
     bars: [&[f64]; 4],
     threads: usize,
-    out: &mut [i32],
+    out: &mut [Code],
 ) -> Result<()> {
     let n = bars[0].len();
     if out.len() != names.len() * n {
@@ -376,19 +347,36 @@ pub fn detect(
 /// Fewest bars worth a thread of their own.
 const MIN_PART: usize = 20_000;
 
+/// Running the sums alone over a bar costs about this much of scoring it (all 61 patterns: 14 of
+/// 80 ns here).
+const REPLAY: f64 = 0.18;
+
+/// Where each of `threads` parts of `n` bars starts (and, last, `n`): part `t` replays the bars
+/// before it and scores its own, `REPLAY * start + length` the same for all; once the replay alone
+/// would take that long, the remaining parts are empty.
+pub(super) fn part_bounds(n: usize, threads: usize) -> Vec<usize> {
+    let mut ends = Vec::with_capacity(threads);
+    let mut start = 0.0;
+    for _ in 0..threads {
+        start += (1.0 - REPLAY * start).max(0.0);
+        ends.push(start);
+    }
+    std::iter::once(0).chain(ends.iter().map(|end| (n as f64 * end / start).round() as usize)).collect()
+}
+
 /// `detect` on `threads` parts of a non-empty series, however short the parts are.
 pub(super) fn detect_in_parts(
     names: &[&'static str],
     settings: &Settings,
     bars: [&[f64]; 4],
     threads: usize,
-    out: &mut [i32],
+    out: &mut [Code],
 ) -> Result<()> {
     let (n, threads) = (bars[0].len(), threads.max(1));
     debug_assert!(n > 0 && out.len() == names.len() * n);
-    let bounds: Vec<usize> = (0..=threads).map(|t| t * n / threads).collect();
+    let bounds = part_bounds(n, threads);
     // Each part gets its stretch of every pattern's row.
-    let mut parts: Vec<Vec<&mut [i32]>> = (0..threads).map(|_| Vec::with_capacity(names.len())).collect();
+    let mut parts: Vec<Vec<&mut [Code]>> = (0..threads).map(|_| Vec::with_capacity(names.len())).collect();
     for mut row in out.chunks_mut(n) {
         for (t, part) in parts.iter_mut().enumerate() {
             let (head, tail) = std::mem::take(&mut row).split_at_mut(bounds[t + 1] - bounds[t]);
@@ -396,18 +384,18 @@ pub(super) fn detect_in_parts(
             row = tail;
         }
     }
-    let run = |start: usize, columns: &mut [&mut [i32]]| -> Result<()> {
+    let run = |start: usize, columns: &mut [&mut [Code]]| -> Result<()> {
         let mut engine = PatternEngine::new(Some(names), settings)?;
         let warm = start.saturating_sub(HISTORY);
         engine.skip(bars.map(|x| &x[..warm]));
         let mut scratch = vec![0; names.len() * (start - warm)];
-        let mut warm_columns: Vec<&mut [i32]> = scratch.chunks_mut((start - warm).max(1)).collect();
+        let mut warm_columns: Vec<&mut [Code]> = scratch.chunks_mut((start - warm).max(1)).collect();
         warm_columns.resize_with(names.len(), Default::default); // start == 0: nothing to warm
         let [open, high, low, close] = bars.map(|x| &x[warm..start]);
-        engine.run_zeroed(open, high, low, close, None, &mut warm_columns)?;
+        engine.run(open, high, low, close, None, &mut warm_columns)?;
         let end = start + columns.first().map_or(0, |c| c.len());
         let [open, high, low, close] = bars.map(|x| &x[start..end]);
-        engine.run_zeroed(open, high, low, close, None, columns)
+        engine.run(open, high, low, close, None, columns)
     };
     std::thread::scope(|scope| {
         let mut parts = bounds.iter().zip(parts.iter_mut());

@@ -25,6 +25,11 @@ mod tests;
 
 pub use averages::{Avg, Registrar};
 pub use bars::Bars;
+
+/// A pattern's code for one candle: 0, ±80, ±100 or ±200, TA-Lib's values. Stored in 16 bits,
+/// half of TA-Lib's `int`: a million bars of all 61 patterns are 122 MB instead of 244 MB, and
+/// writing (and first touching) that output is a good part of a batch run.
+pub type Code = i16;
 pub use catalog::{Entry, names};
 pub use engine::{PatternEngine, detect, resolve, validate};
 pub use pattern::{Pattern, Rule};

@@ -1,5 +1,6 @@
 //! What a pattern is to the engine, and the builder that wires one up to its averages.
 
+use super::Code;
 use super::averages::{Averages, Registrar};
 use super::bars::{Bars, HISTORY, W};
 use super::settings::Settings;
@@ -10,7 +11,7 @@ pub trait Pattern: Send + Sync {
     /// TA-Lib's lookback: bars before this index always score 0.
     fn lookback(&self) -> usize;
     /// Writes the code of every position `i` in `from..to` to `out[i - from]`.
-    fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]);
+    fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [Code]);
     /// How decisively the pattern found at position `i` clears its thresholds, 0–1; from the
     /// bars alone, so that batch and streaming grade alike.
     fn quality(&self, bars: &Bars, i: usize) -> f64;
@@ -42,7 +43,7 @@ impl<R: Rule> Pattern for Stateless<R> {
         self.lookback
     }
 
-    fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [i32]) {
+    fn scan(&mut self, bars: &Bars, from: usize, to: usize, out: &mut [Code]) {
         scan_rule(&self.rule, bars, from, to, out);
     }
 
@@ -57,12 +58,13 @@ impl<R: Rule> Pattern for Stateless<R> {
 
 dispatch! {
     /// `rule` at every position `from..to`, into `out`.
-    fn scan_rule<R: Rule>(rule: &R, bars: &Bars, from: usize, to: usize, out: &mut [i32]) {
+    fn scan_rule<R: Rule>(rule: &R, bars: &Bars, from: usize, to: usize, out: &mut [Code]) {
         // Telling the compiler that every `i - 4 ..= i` is inside the window lets it drop the
         // bounds checks, so `at` compiles to straight-line code over the block.
         assert!(HISTORY <= from && to <= W && out.len() == to - from);
         for (i, code) in (from..to).zip(out.iter_mut()) {
-            *code = rule.at(bars, i);
+            // Every code fits (see `Code`); the narrowing packs whole vectors at once.
+            *code = rule.at(bars, i) as Code;
         }
     }
 }

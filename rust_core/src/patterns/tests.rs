@@ -2,7 +2,7 @@
 //! validation, names. Parity with TA-Lib itself is tested from Python against the `talib`
 //! package (`tests/test_patterns_parity.py`).
 
-use super::engine::detect_in_parts;
+use super::engine::{detect_in_parts, part_bounds};
 use super::*;
 
 fn series(n: usize, seed: u64) -> [Vec<f64>; 4] {
@@ -29,15 +29,16 @@ fn series(n: usize, seed: u64) -> [Vec<f64>; 4] {
 }
 
 /// Runs `engine` writing pattern `p`'s code of bar `k` to `out[p * n + k]`.
-fn run_flat(engine: &mut PatternEngine, o: &[f64], h: &[f64], l: &[f64], c: &[f64], out: &mut [i32]) {
-    let mut columns: Vec<&mut [i32]> = out.chunks_mut(o.len().max(1)).collect();
+fn run_flat(engine: &mut PatternEngine, o: &[f64], h: &[f64], l: &[f64], c: &[f64], out: &mut [Code]) {
+    let mut columns: Vec<&mut [Code]> = out.chunks_mut(o.len().max(1)).collect();
     columns.truncate(engine.names().len());
     engine.run(o, h, l, c, None, &mut columns).unwrap();
 }
 
 #[test]
 fn streaming_equals_batch_at_every_index() {
-    let [o, h, l, c] = series(1000, 7);
+    // Long enough for the window to move on twice.
+    let [o, h, l, c] = series(2 * super::bars::BLOCK + 300, 7);
     let settings = Settings::default();
     let mut batch = PatternEngine::new(None, &settings).unwrap();
     let p = batch.names().len();
@@ -54,7 +55,8 @@ fn streaming_equals_batch_at_every_index() {
 
 #[test]
 fn chunking_does_not_change_codes() {
-    let [o, h, l, c] = series(777, 3);
+    use super::bars::BLOCK;
+    let [o, h, l, c] = series(3 * BLOCK + 777, 3);
     let settings = Settings::default();
     let mut whole = PatternEngine::new(None, &settings).unwrap();
     let p = whole.names().len();
@@ -63,7 +65,8 @@ fn chunking_does_not_change_codes() {
     run_flat(&mut whole, &o, &h, &l, &c, &mut expected);
     let mut parts = PatternEngine::new(None, &settings).unwrap();
     let mut start = 0;
-    for size in [1usize, 5, 119, 120, 121, 250, 1000].iter().cycle() {
+    // Around the short-update paths (16 candles) and the block length.
+    for size in [1usize, 5, 16, 17, BLOCK - 1, BLOCK, BLOCK + 1, 250].iter().cycle() {
         let end = (start + size).min(n);
         let mut out = vec![0; p * (end - start)];
         run_flat(&mut parts, &o[start..end], &h[start..end], &l[start..end], &c[start..end], &mut out);
@@ -129,7 +132,7 @@ fn streaming_signals_equal_batch_signals() {
     batch.enable_scoring(ScoreConfig::default()).unwrap();
     let n = o.len();
     let mut out = vec![0; batch.names().len() * n];
-    let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).collect();
+    let mut columns: Vec<&mut [Code]> = out.chunks_mut(n).collect();
     batch.run(&o, &h, &l, &c, Some(&volume), &mut columns).unwrap();
     let expected = batch.take_signals();
     let mut stream = PatternEngine::new(None, &settings).unwrap();
@@ -184,23 +187,6 @@ fn detect_on_threads_equals_one_engine() {
 }
 
 #[test]
-fn zeroed_columns_equal_written_columns() {
-    let [o, h, l, c] = series(1_000, 8);
-    let settings = Settings::default();
-    let n = o.len();
-    let mut expected = vec![0; 61 * n];
-    run_flat(&mut PatternEngine::new(None, &settings).unwrap(), &o, &h, &l, &c, &mut expected);
-    let mut engine = PatternEngine::new(None, &settings).unwrap();
-    let mut out = vec![0; 61 * n];
-    for part in [0..500, 500..n] {
-        let mut columns: Vec<&mut [i32]> = out.chunks_mut(n).map(|column| &mut column[part.clone()]).collect();
-        let p = part.clone();
-        engine.run_zeroed(&o[p.clone()], &h[p.clone()], &l[p.clone()], &c[p], None, &mut columns).unwrap();
-    }
-    assert_eq!(out, expected);
-}
-
-#[test]
 fn baseline_and_v3_kernels_agree() {
     // Every kernel has a baseline and an x86-64-v3 copy; on a CPU without v3 both runs take the
     // baseline and the test still holds.
@@ -216,5 +202,20 @@ fn baseline_and_v3_kernels_agree() {
         crate::simd::baseline_only(false);
         assert_eq!(codes[0], codes[1]);
         assert!(codes[0].iter().filter(|&&code| code != 0).count() > 1_000);
+    }
+}
+
+#[test]
+fn later_parts_are_shorter_and_cover_the_series() {
+    assert_eq!(part_bounds(1_000, 1), [0, 1_000]);
+    // The second part replays the first's sums, so it gets fewer bars to score.
+    let two = part_bounds(1_000_000, 2);
+    assert_eq!((two[0], two[2]), (0, 1_000_000));
+    assert!((540_000..560_000).contains(&two[1]), "{two:?}");
+    for (n, threads) in [(0, 3), (7, 3), (3_000, 100), (990_682, 4)] {
+        let bounds = part_bounds(n, threads);
+        assert_eq!(bounds.len(), threads + 1);
+        assert_eq!((bounds[0], bounds[threads]), (0, n));
+        assert!(bounds.windows(2).all(|w| w[0] <= w[1]), "{bounds:?}");
     }
 }

@@ -8,7 +8,7 @@ use pyo3::types::PyDict;
 
 use super::slice;
 use crate::error::{Error, Result};
-use crate::patterns::{CandleSetting, PatternEngine, RangeType, ScoreConfig, Setting, Settings, Signal};
+use crate::patterns::{CandleSetting, Code, PatternEngine, RangeType, ScoreConfig, Setting, Settings, Signal};
 
 #[pyclass(name = "PatternEngine", module = "tradecore._core", subclass)]
 #[derive(Debug)]
@@ -127,7 +127,7 @@ impl PyPatternEngine {
         self.inner.scoring().is_some()
     }
 
-    /// One new bar → the codes of every pattern for it (int32 array in `names` order).
+    /// One new bar → the codes of every pattern for it (int16 array in `names` order).
     #[pyo3(signature = (open, high, low, close, volume = None))]
     fn push<'py>(
         &mut self,
@@ -137,12 +137,12 @@ impl PyPatternEngine {
         low: f64,
         close: f64,
         volume: Option<f64>,
-    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    ) -> PyResult<Bound<'py, PyArray1<Code>>> {
         let codes = self.inner.push(open, high, low, close, volume)?;
         Ok(PyArray1::from_slice(py, codes))
     }
 
-    /// A series of bars → int32 codes of shape (patterns, bars), computed without the GIL.
+    /// A series of bars → int16 codes of shape (patterns, bars), computed without the GIL.
     #[pyo3(signature = (open, high, low, close, volume = None))]
     fn run<'py>(
         &mut self,
@@ -152,7 +152,7 @@ impl PyPatternEngine {
         low: PyReadonlyArray1<'py, f64>,
         close: PyReadonlyArray1<'py, f64>,
         volume: Option<PyReadonlyArray1<'py, f64>>,
-    ) -> PyResult<Bound<'py, PyArray2<i32>>> {
+    ) -> PyResult<Bound<'py, PyArray2<Code>>> {
         let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
         let v = volume.as_ref().map(|v| slice(v, "volume")).transpose()?;
         let patterns = self.inner.names().len();
@@ -160,7 +160,7 @@ impl PyPatternEngine {
         let codes = zeroed_codes(py, patterns, o.len());
         let mut view = codes.readwrite();
         let flat = view.as_slice_mut().map_err(|e| Error::argument("codes", e.to_string()))?;
-        py.detach(|| inner.run_zeroed(o, h, l, c, v, &mut columns(flat, patterns)))?;
+        py.detach(|| inner.run(o, h, l, c, v, &mut columns(flat, patterns)))?;
         Ok(codes)
     }
 
@@ -177,21 +177,21 @@ impl PyPatternEngine {
     }
 }
 
-/// A zeroed (patterns, bars) int32 array. From numpy, so that a large one is backed by huge
+/// A zeroed (patterns, bars) int16 array. From numpy, so that a large one is backed by huge
 /// pages: faulting in 4 KiB pages one by one would cost more than detecting the patterns.
-fn zeroed_codes(py: Python<'_>, patterns: usize, n: usize) -> Bound<'_, PyArray2<i32>> {
+fn zeroed_codes(py: Python<'_>, patterns: usize, n: usize) -> Bound<'_, PyArray2<Code>> {
     PyArray2::zeros(py, [patterns, n], false)
 }
 
 /// The rows of a (patterns, bars) array, as the engine's columns.
-fn columns(flat: &mut [i32], patterns: usize) -> Vec<&mut [i32]> {
+fn columns(flat: &mut [Code], patterns: usize) -> Vec<&mut [Code]> {
     let n = flat.len() / patterns.max(1);
-    let mut rows: Vec<&mut [i32]> = flat.chunks_mut(n.max(1)).take(patterns).collect();
+    let mut rows: Vec<&mut [Code]> = flat.chunks_mut(n.max(1)).take(patterns).collect();
     rows.resize_with(patterns, Default::default); // no bars: empty rows
     rows
 }
 
-/// Batch detection of a whole series without the GIL: (int32 codes of shape (patterns, bars),
+/// Batch detection of a whole series without the GIL: (int16 codes of shape (patterns, bars),
 /// names). `threads` 0 picks: one per core (up to 4) from 100k bars on, else one.
 #[pyfunction]
 #[pyo3(signature = (open, high, low, close, names = None, *, settings = None, penetration = None, threads = 0))]
@@ -206,7 +206,7 @@ pub fn detect<'py>(
     settings: Option<HashMap<String, (String, usize, f64)>>,
     penetration: Option<HashMap<String, f64>>,
     threads: usize,
-) -> PyResult<(Bound<'py, PyArray2<i32>>, Vec<&'static str>)> {
+) -> PyResult<(Bound<'py, PyArray2<Code>>, Vec<&'static str>)> {
     let (o, h, l, c) = (slice(&open, "open")?, slice(&high, "high")?, slice(&low, "low")?, slice(&close, "close")?);
     let settings = settings_of(settings, penetration)?;
     let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
