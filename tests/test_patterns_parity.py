@@ -56,7 +56,7 @@ def real_bars() -> tuple[F64, F64, F64, F64]:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_real_1m_bars(real_bars: tuple[F64, F64, F64, F64], threads: int) -> None:
-    # Two threads score the two halves of the month, the second engine starting mid-series.
+    # Two threads score two consecutive parts of the month, the second engine starting mid-series.
     fired = assert_same(f"45k real 1m bars, {threads} threads", *real_bars, threads=threads)
     # The data README: 50 of the 61 patterns fire on this month.
     assert sum(1 for n in fired.values() if n) == 50

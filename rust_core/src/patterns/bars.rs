@@ -19,23 +19,23 @@ pub const MAX_THRESHOLDS: usize = 256;
 
 #[derive(Debug)]
 pub struct Bars {
-    pub open: [f64; W],
-    pub high: [f64; W],
-    pub low: [f64; W],
-    pub close: [f64; W],
+    pub open: Box<[f64; W]>,
+    pub high: Box<[f64; W]>,
+    pub low: Box<[f64; W]>,
+    pub close: Box<[f64; W]>,
     /// |close − open|
-    pub body: [f64; W],
+    pub body: Box<[f64; W]>,
     /// high − max(open, close)
-    pub upper: [f64; W],
+    pub upper: Box<[f64; W]>,
     /// min(open, close) − low
-    pub lower: [f64; W],
+    pub lower: Box<[f64; W]>,
     /// high − low
-    pub range: [f64; W],
+    pub range: Box<[f64; W]>,
     /// upper + lower shadow
-    pub shadows: [f64; W],
+    pub shadows: Box<[f64; W]>,
     /// max(open, close) and min(open, close)
-    pub body_top: [f64; W],
-    pub body_bottom: [f64; W],
+    pub body_top: Box<[f64; W]>,
+    pub body_bottom: Box<[f64; W]>,
     /// Average thresholds, one column per registered `Avg` (a fixed 256, so that an `Avg`, a
     /// `u8`, always indexes in bounds and pattern code compiles without panicking branches).
     pub(crate) avgs: Box<[[f64; W]; MAX_THRESHOLDS]>,
@@ -48,20 +48,21 @@ pub struct Bars {
 
 impl Bars {
     pub(crate) fn new(averages: usize) -> Self {
-        let zero = [0.0; W];
+        // On the heap, column by column: a window of 1024 candles is too big for a thread's stack.
+        let zero = || vec![0.0; W].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
         Self {
-            open: zero,
-            high: zero,
-            low: zero,
-            close: zero,
-            body: zero,
-            upper: zero,
-            lower: zero,
-            range: zero,
-            shadows: zero,
-            body_top: zero,
-            body_bottom: zero,
-            avgs: vec![zero; MAX_THRESHOLDS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!()),
+            open: zero(),
+            high: zero(),
+            low: zero(),
+            close: zero(),
+            body: zero(),
+            upper: zero(),
+            lower: zero(),
+            range: zero(),
+            shadows: zero(),
+            body_top: zero(),
+            body_bottom: zero(),
+            avgs: vec![[0.0; W]; MAX_THRESHOLDS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!()),
             used: averages,
             base: -(HISTORY as i64),
         }
