@@ -203,7 +203,7 @@ dispatch! {
                         [a, b, c] => add_in_step([a, b, c], diff, from, to),
                         [a, b] => add_in_step([a, b], diff, from, to),
                         [a] => add_in_step([a], diff, from, to),
-                        _ => {}
+                        _ => unreachable!("chunks of one to four"),
                     }
                 }
             } else {
