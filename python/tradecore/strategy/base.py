@@ -7,11 +7,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradecore.analysis.regime import Regime
 from tradecore.analysis.series import Bars
 from tradecore.execution.orders import Position, Side
+
+if TYPE_CHECKING:
+    from tradecore.strategy.common import StrategyParams
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,12 +81,19 @@ class Strategy(ABC):
     """Base of all strategies. Subclasses set ``name``, the ``timeframe`` they decide on (the
     engine calls :meth:`on_bar` when a bar of it closes), the other ``timeframes`` they read
     and the ``regimes`` they are made for; parameters come from keyword arguments (the
-    configuration file's table for the strategy)."""
+    configuration file's table for the strategy), checked by the class's ``Params`` model into
+    ``p``; subclasses declare ``p: Params`` for their own model's type."""
 
     name: ClassVar[str]
     timeframe: str = "1m"
     timeframes: tuple[str, ...] = ()
     regimes: ClassVar[frozenset[Regime]] = frozenset(Regime)
+    Params: ClassVar[type[StrategyParams]]
+    p: StrategyParams
+
+    def __init__(self, **params: Any) -> None:
+        self.p = self.Params(**params)
+        self.timeframe = self.p.timeframe
 
     @abstractmethod
     def on_bar(self, ctx: Context) -> Sequence[Signal]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -41,9 +40,7 @@ class Breakout(Strategy):
         target_range: float = Field(default=1.0, gt=0, le=20, description="target: this many range heights beyond the close")
         allow_short: bool = False
 
-    def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+    p: Params
 
     def warmup(self) -> int:
         p = self.p

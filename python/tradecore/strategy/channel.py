@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -94,9 +93,7 @@ class Channel(Strategy):
                 raise ValueError(f"vol_on ({self.vol_on:g}) must not exceed vol_off ({self.vol_off:g})")
             return self
 
-    def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+    p: Params
 
     def warmup(self) -> int:
         return max(self.p.period, self.p.vol_period + 1)

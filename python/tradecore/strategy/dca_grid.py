@@ -68,9 +68,10 @@ class DcaGrid(Strategy):
             check_longer(self.timeframe, (self.high_timeframe,), "high_timeframe")
             return self
 
+    p: Params
+
     def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+        super().__init__(**params)
         self.timeframes = (self.p.high_timeframe,)
         self._grids: dict[str, Grid] = {}  # symbol → the grid of its current drop
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -50,9 +49,7 @@ class MeanReversion(Strategy):
                 raise ValueError(f"rsi_low ({self.rsi_low:g}) must be below rsi_high ({self.rsi_high:g})")
             return self
 
-    def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+    p: Params
 
     def warmup(self) -> int:
         p = self.p

@@ -60,9 +60,10 @@ class PatternConfluence(Strategy):
             check_longer(self.timeframe, self.confirm_timeframes, "confirm_timeframes")
             return self
 
+    p: Params
+
     def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+        super().__init__(**params)
         self.timeframes = self.p.confirm_timeframes
         self.scoring = ScoreConfig()
 

@@ -4,7 +4,6 @@ candlestick pattern."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
@@ -61,9 +60,7 @@ class Reversal(Strategy):
                 raise ValueError(f"macd_fast ({self.macd_fast}) must be below macd_slow ({self.macd_slow})")
             return self
 
-    def __init__(self, **params: Any) -> None:
-        self.p = self.Params(**params)
-        self.timeframe = self.p.timeframe
+    p: Params
 
     def warmup(self) -> int:
         p = self.p
